@@ -1,0 +1,49 @@
+# Stub Workbench: top-level entry points.
+#   make run   set everything up and open the workbench on the sample stub
+#   make test  set everything up and run the whole test suite
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WORKBENCH := $(VENV)/bin/workbench
+SAMPLE_ROOT := samples/build/esp
+JOBS ?= 2
+
+.PHONY: setup system-deps venv stub samples run test lint unit bench clean
+
+setup: system-deps venv stub samples
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+stub:
+	@$(MAKE) -s -C stub
+
+samples: venv stub
+	@$(MAKE) -s -C samples WORKBENCH=$(abspath $(WORKBENCH))
+
+run: setup
+	$(WORKBENCH) open $(SAMPLE_ROOT)/EFI/BOOT/BOOTX64.EFI
+
+lint: venv
+	$(VENV)/bin/ruff check workbench tests bench samples
+
+# Host unit tests of the stub's pure C run first: they are quick and say the most.
+test: setup
+	@$(MAKE) -s -C stub check
+	$(VENV)/bin/ruff check workbench tests bench samples
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -ra $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf stub/build samples/build .stamps

@@ -1,0 +1,84 @@
+"""Shared fixtures: the built stub, the sample kernel and initrd, and fresh boot trees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+
+# A command line every sample boot uses: serial console, and a panic reboots at once.
+BASE_CMDLINE = "console=ttyS0 panic=-1"
+
+
+def require(condition: bool, what: str) -> None:
+    """Under CI a missing prerequisite fails the test; on a workstation it skips it."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"missing in CI: {what}")
+    pytest.skip(f"missing: {what}")
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    require(path is not None, f"tool {name!r} (run 'make setup')")
+    return str(path)
+
+
+def require_file(path: Path) -> Path:
+    require(path.is_file(), f"{path} (run 'make setup')")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stub_efi() -> Path:
+    return require_file(REPO / "stub" / "build" / "stub.efi")
+
+
+@pytest.fixture(scope="session")
+def sample_kernel() -> Path:
+    return require_file(REPO / "samples" / "build" / "vmlinuz")
+
+
+@pytest.fixture(scope="session")
+def sample_initrd() -> Path:
+    return require_file(REPO / "samples" / "build" / "initrd.img")
+
+
+@pytest.fixture
+def make_tree(
+    tmp_path: Path, stub_efi: Path, sample_kernel: Path, sample_initrd: Path
+) -> Callable[..., Path]:
+    """Build a fresh ESP / netboot tree; the test may change it freely."""
+    from workbench.builder import build_tree
+
+    counter = iter(range(1000))
+
+    def make(
+        cmdline: str = BASE_CMDLINE,
+        *,
+        fat: bool = False,
+        policy: dict[str, str] | None = None,
+        kernel: Path | None = None,
+        initrd: Path | None = None,
+    ) -> Path:
+        root = tmp_path / f"tree{next(counter)}"
+        build_tree(
+            stub=stub_efi,
+            kernel=kernel or sample_kernel,
+            initrd=initrd or sample_initrd,
+            cmdline=cmdline,
+            out_dir=root,
+            fat=fat,
+            # Tests fail fast: a short delay before the reset.
+            policy={"error-delay": "1", **(policy or {})},
+        )
+        return root
+
+    return make
