@@ -1,0 +1,106 @@
+"""`workbench boot ROOT`: boot a tree in QEMU + OVMF and report what happened."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from workbench.lab.boot import BootRequest, BootRun
+from workbench.lab.events import (
+    Event,
+    LabFailed,
+    LabNote,
+    MachineExit,
+    Outcome,
+    Reset,
+    SerialLine,
+    TftpTransfer,
+)
+
+DESCRIPTION = """\
+Boot ROOT (a tree with EFI/BOOT/BOOTX64.EFI, as `workbench build` makes it) in QEMU with OVMF
+and stream the serial console as it happens; the last line is the outcome.
+
+  --mode local  ROOT becomes a FAT disk image (the ESP); no network.
+  --mode net    ROOT is served over TFTP inside a private network namespace (tap device,
+                dnsmasq as DHCP only, nothing reaches the host's networks); the firmware
+                PXE-boots EFI/BOOT/BOOTX64.EFI and TFTP transfers are shown too.
+
+Success: with --expect TEXT, TEXT appears on the serial console. Without it, the stub starts
+the kernel (`stub: starting kernel`) and the machine then powers itself off; for another
+loader, which prints no `stub:` lines, powering off cleanly is enough.
+A `stub: error:` line fails the run once the machine resets (more than --max-resets times).
+Exit status: 0 success, 1 failure (the outcome line says why), 2 bad input.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "boot",
+        help="boot a tree in QEMU + OVMF (local ESP or private netboot)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("root", type=Path, metavar="ROOT", help="tree with EFI/BOOT/BOOTX64.EFI")
+    parser.add_argument("--mode", choices=("local", "net"), default="local")
+    parser.add_argument("--expect", metavar="TEXT", help="serial text that means success")
+    parser.add_argument("--timeout", type=float, default=120, metavar="S", help="default 120")
+    parser.add_argument("--log", type=Path, metavar="FILE", help="also write the console here")
+    parser.add_argument("--json", action="store_true", help="JSON lines: events, then outcome")
+    parser.add_argument(
+        "--max-resets",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep going through N resets (e.g. a netboot retried after an error)",
+    )
+    parser.set_defaults(func=run)
+
+
+def describe(event: Event) -> str | None:
+    """One human line for an event, or None for events the console line already shows."""
+    if isinstance(event, SerialLine):
+        return event.text
+    if isinstance(event, TftpTransfer):
+        if event.state == "progress":
+            return None
+        size = f" {event.bytes} bytes" if event.bytes else ""
+        took = f" in {event.seconds:.2f}s" if event.state == "done" else ""
+        error = f": {event.error}" if event.error else ""
+        return f"[tftp] {event.state} {event.filename} ({event.client}){size}{took}{error}"
+    if isinstance(event, LabNote):
+        return f"[lab] {event.text}"
+    if isinstance(event, Reset):
+        return f"[lab] machine reset ({event.reason or 'reset'})"
+    if isinstance(event, MachineExit):
+        how = "powered off" if event.guest_shutdown else f"exited with code {event.code}"
+        return f"[lab] machine {how}"
+    if isinstance(event, LabFailed):
+        return f"[lab] failed: {event.reason}"
+    if isinstance(event, Outcome):
+        verdict = "ok" if event.ok else "FAILED"
+        extra = f", {event.resets} reset(s)" if event.resets else ""
+        return f"outcome: {verdict}: {event.kind} after {event.seconds:.1f}s{extra}: {event.reason}"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    request = BootRequest(
+        root=args.root,
+        mode=args.mode,
+        expect=args.expect,
+        timeout=args.timeout,
+        log=args.log,
+        max_resets=args.max_resets,
+    )
+
+    def show(event: Event) -> None:
+        line = json.dumps(event.to_dict(), ensure_ascii=False) if args.json else describe(event)
+        if line is not None:
+            print(line, flush=True)
+
+    outcome = BootRun(request, show).run()
+    sys.stdout.flush()
+    return 0 if outcome.ok else 1

@@ -1,0 +1,298 @@
+"""Boot a tree in QEMU + OVMF, from a local ESP image or over the private network lab.
+
+`BootRun.run()` blocks until an Outcome is known and streams events to `on_event` from the
+calling thread. Problems with the request itself raise WorkbenchError before anything starts.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal, Protocol
+
+from workbench import contract
+from workbench.errors import WorkbenchError
+from workbench.lab.console import parse_stub_line
+from workbench.lab.esp import make_esp_image
+from workbench.lab.events import (
+    Event,
+    LabFailed,
+    LabNote,
+    MachineExit,
+    Outcome,
+    OutcomeKind,
+    Reset,
+    SerialLine,
+    StubStep,
+)
+from workbench.lab.firmware import Firmware, find_firmware
+from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
+from workbench.lab.tftp import FaultPlan
+
+OnEvent = Callable[[Event], None]
+# After `stub: error:`, how long to wait for the reset when the stub did not announce a delay.
+ERROR_RESET_WINDOW = 10.0
+# Extra wait beyond an announced `stub: resetting in Ns`.
+RESET_GRACE = 4.0
+_STOP = object()
+
+
+@dataclass
+class BootRequest:
+    root: Path
+    mode: Literal["local", "net"]
+    # Text that marks success on the serial console. None: the stub starts the kernel and
+    # the machine then powers itself off.
+    expect: str | None = None
+    timeout: float = 120
+    log: Path | None = None
+    max_resets: int = 0
+    secure_boot: bool = False
+    vars_template: Path | None = None
+    faults: FaultPlan | None = None
+    memory_mb: int = 768
+
+
+class Lab(Protocol):
+    def start(self, publish: Callable[[Event], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class LocalLab:
+    """The tree as a FAT disk image on virtio-blk, no network."""
+
+    def __init__(self, request: BootRequest, firmware: Firmware, workdir: Path) -> None:
+        self.request = request
+        self.firmware = firmware
+        self.workdir = workdir
+        self.qemu: QemuProcess | None = None
+
+    def start(self, publish: Callable[[Event], None]) -> None:
+        image = make_esp_image(self.request.root, self.workdir / "esp.img")
+        publish(LabNote(f"ESP image {image.stat().st_size // (1024 * 1024)} MiB"))
+        vars_path = self.workdir / "vars.fd"
+        shutil.copyfile(self.request.vars_template or self.firmware.vars_template, vars_path)
+        spec = MachineSpec(
+            firmware=self.firmware,
+            vars_path=vars_path,
+            qmp_path=self.workdir / "qmp.sock",
+            memory_mb=self.request.memory_mb,
+            secure_boot=self.request.secure_boot,
+            disk_image=image,
+        )
+        self.qemu = QemuProcess(spec, publish)
+        self.qemu.start()
+
+    def stop(self) -> None:
+        if self.qemu is not None:
+            self.qemu.stop()
+
+
+def validate(request: BootRequest) -> Firmware:
+    """Check the request; return the firmware to use. Raises WorkbenchError on bad input."""
+    root = Path(request.root)
+    if not root.is_dir():
+        raise WorkbenchError(f"{root}: no such directory")
+    if not (root / contract.BOOT_PATH).is_file():
+        raise WorkbenchError(f"{root}: no {contract.BOOT_PATH} (nothing for the firmware to boot)")
+    if request.mode not in ("local", "net"):
+        raise WorkbenchError(f"unknown boot mode {request.mode!r} (local or net)")
+    if request.expect == "":
+        raise WorkbenchError("the expected text must not be empty")
+    if request.timeout <= 0:
+        raise WorkbenchError("the timeout must be positive")
+    if request.max_resets < 0:
+        raise WorkbenchError("max resets must be 0 or more")
+    if request.vars_template is not None and not Path(request.vars_template).is_file():
+        raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
+    qemu_binary()
+    return find_firmware(secure_boot=request.secure_boot)
+
+
+@dataclass
+class _Progress:
+    started: float
+    resets: int = 0
+    errors: list[str] = field(default_factory=list)
+    error_pending: bool = False  # a stub error since the last reset
+    error_deadline: float | None = None
+    reset_after_error: bool = False
+    kernel_started: bool = False
+    stub_seen: bool = False
+
+
+class BootRun:
+    def __init__(self, request: BootRequest, on_event: OnEvent | None = None) -> None:
+        self.request = request
+        self.on_event = on_event
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._started = time.monotonic()
+        self._log: IO[str] | None = None
+
+    def stop(self) -> None:
+        """Tear the run down from any thread; run() then returns an "interrupted" Outcome."""
+        self._queue.put(_STOP)
+
+    def run(self) -> Outcome:
+        firmware = validate(self.request)
+        self._started = time.monotonic()
+        progress = _Progress(started=self._started)
+        workdir = Path(tempfile.mkdtemp(prefix="workbench-boot-"))
+        lab: Lab | None = None
+        try:
+            if self.request.log is not None:
+                self._log = open(self.request.log, "w", encoding="utf-8")  # noqa: SIM115
+            lab = self._make_lab(firmware, workdir)
+            try:
+                lab.start(self._queue.put)
+            except OSError as error:
+                outcome = self._outcome(progress, "lab-failed", f"lab failed to start: {error}")
+            else:
+                outcome = self._watch(progress)
+        except KeyboardInterrupt:
+            outcome = self._outcome(progress, "interrupted", "interrupted")
+        finally:
+            try:
+                if lab is not None:
+                    lab.stop()
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        self._publish(outcome)
+        if self._log is not None:
+            self._log.close()
+        return outcome
+
+    def _make_lab(self, firmware: Firmware, workdir: Path) -> Lab:
+        if self.request.mode == "net":
+            from workbench.lab.netns import NetLab
+
+            return NetLab(self.request, firmware, workdir)
+        return LocalLab(self.request, firmware, workdir)
+
+    def _publish(self, event: Event) -> None:
+        event.t = round(time.monotonic() - self._started, 3)
+        if self._log is not None:
+            if isinstance(event, SerialLine):
+                self._log.write(event.text + "\n")
+            elif isinstance(event, Outcome):
+                self._log.write(f"# outcome: {event.kind}: {event.reason}\n")
+            self._log.flush()
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _watch(self, progress: _Progress) -> Outcome:
+        deadline = self._started + self.request.timeout
+        while True:
+            wait_until = min(deadline, progress.error_deadline or deadline)
+            try:
+                item = self._queue.get(timeout=max(0.0, wait_until - time.monotonic()))
+            except queue.Empty:
+                if progress.error_pending:
+                    return self._stub_error(progress, "no reset followed")
+                return self._outcome(
+                    progress, "timeout", f"{self._goal()} not reached in {self.request.timeout:g}s"
+                )
+            if item is _STOP:
+                return self._outcome(progress, "interrupted", "stopped")
+            assert isinstance(item, Event)
+            outcome = self._handle(item, progress)
+            if outcome is not None:
+                return outcome
+
+    def _goal(self) -> str:
+        if self.request.expect is not None:
+            return repr(self.request.expect)
+        return "kernel start and power-off"
+
+    def _handle(self, event: Event, progress: _Progress) -> Outcome | None:
+        self._publish(event)
+        if isinstance(event, SerialLine):
+            step = parse_stub_line(event.text)
+            if step is not None:
+                self._publish(step)
+                outcome = self._on_step(step, progress)
+                if outcome is not None:
+                    return outcome
+            if self.request.expect is not None and self.request.expect in event.text:
+                return self._outcome(progress, "booted", f"saw {self.request.expect!r}", ok=True)
+        elif isinstance(event, Reset):
+            return self._on_reset(progress)
+        elif isinstance(event, MachineExit):
+            return self._on_exit(event, progress)
+        elif isinstance(event, LabFailed):
+            return self._outcome(progress, "lab-failed", event.reason)
+        return None
+
+    def _on_step(self, step: StubStep, progress: _Progress) -> Outcome | None:
+        progress.stub_seen = True
+        now = time.monotonic()
+        if step.step == "error":
+            progress.errors.append(step.raw.partition("stub: ")[2])
+            progress.error_pending = True
+            progress.error_deadline = now + ERROR_RESET_WINDOW
+        elif step.step == "resetting" and progress.error_pending:
+            delay = re.search(r"(\d+(?:\.\d+)?)\s*s", step.raw.partition("resetting")[2])
+            if delay:
+                progress.error_deadline = now + float(delay.group(1)) + RESET_GRACE
+        elif step.step == "halting" and progress.error_pending:
+            return self._stub_error(progress, "the stub halted")
+        elif step.step == "starting":
+            progress.kernel_started = True
+        return None
+
+    def _on_reset(self, progress: _Progress) -> Outcome | None:
+        progress.resets += 1
+        if progress.error_pending:
+            progress.reset_after_error = True
+        if progress.resets > self.request.max_resets:
+            if progress.error_pending or progress.errors:
+                return self._stub_error(progress, "the machine reset")
+            reason = f"the machine reset {progress.resets} time(s), no stub error"
+            return self._outcome(progress, "reset-loop", reason)
+        progress.error_pending = False
+        progress.error_deadline = None
+        progress.kernel_started = False
+        return None
+
+    def _on_exit(self, event: MachineExit, progress: _Progress) -> Outcome:
+        if event.code not in (0, None) and not event.guest_shutdown:
+            last = (event.stderr_tail.splitlines() or [f"exit code {event.code}"])[-1]
+            return self._outcome(progress, "qemu-failed", f"qemu: {last}")
+        if progress.error_pending:
+            return self._stub_error(progress, "the machine stopped")
+        if (
+            self.request.expect is None
+            and event.guest_shutdown
+            and (progress.kernel_started or not progress.stub_seen)
+        ):
+            return self._outcome(progress, "booted", "the machine booted and powered off", ok=True)
+        how = "powered off" if event.guest_shutdown else f"exited (code {event.code})"
+        return self._outcome(progress, "exited", f"the machine {how} before {self._goal()}")
+
+    def _stub_error(self, progress: _Progress, what_then: str) -> Outcome:
+        last = progress.errors[-1] if progress.errors else "error"
+        return self._outcome(progress, "stub-error", f"stub {last} ({what_then})")
+
+    def _outcome(
+        self, progress: _Progress, kind: OutcomeKind, reason: str, ok: bool = False
+    ) -> Outcome:
+        return Outcome(
+            ok=ok,
+            kind=kind,
+            reason=reason,
+            seconds=round(time.monotonic() - self._started, 3),
+            resets=progress.resets,
+            errors=list(progress.errors),
+            reset_after_error=progress.reset_after_error,
+        )
+
+
+def boot(request: BootRequest, on_event: OnEvent | None = None) -> Outcome:
+    return BootRun(request, on_event).run()

@@ -1,0 +1,121 @@
+"""Events streamed by a boot run: plain dataclasses, JSON-serialisable with `to_dict()`.
+
+Every event carries `t`, seconds since the run started; the run stamps it when the event is
+published, so producers (including the network lab's child process) leave it at 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TransferState = Literal["started", "progress", "done", "failed", "probe", "refused"]
+OutcomeKind = Literal[
+    "booted",
+    "stub-error",
+    "timeout",
+    "reset-loop",
+    "qemu-failed",
+    "lab-failed",
+    "interrupted",
+    "exited",
+]
+
+
+@dataclass
+class _Event:
+    t: float = field(default=0.0, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass
+class SerialLine(_Event):
+    """One line of the machine's serial console, ANSI sequences and CRs removed."""
+
+    text: str
+
+
+@dataclass
+class StubStep(_Event):
+    """One `stub: ` line, parsed (see workbench.lab.console)."""
+
+    step: str
+    subject: str | None
+    fields: dict[str, str]
+    path: str | None
+    reason: str | None
+    raw: str
+
+
+@dataclass
+class Reset(_Event):
+    """The machine reset (QMP RESET event)."""
+
+    guest: bool = True
+    reason: str = ""
+
+
+@dataclass
+class TftpTransfer(_Event):
+    filename: str
+    client: str
+    state: TransferState
+    bytes: int = 0
+    total: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class LabNote(_Event):
+    """Something the lab did or saw (dnsmasq lease, QEMU started...)."""
+
+    text: str
+
+
+@dataclass
+class MachineExit(_Event):
+    """QEMU ended. `guest_shutdown` is true when the guest powered itself off."""
+
+    code: int | None
+    guest_shutdown: bool
+    stderr_tail: str = ""
+
+
+@dataclass
+class LabFailed(_Event):
+    """The lab itself broke (network namespace, DHCP or TFTP server): the run cannot go on."""
+
+    reason: str
+
+
+@dataclass
+class Outcome(_Event):
+    ok: bool
+    kind: OutcomeKind
+    reason: str
+    seconds: float
+    resets: int = 0
+    errors: list[str] = field(default_factory=list)
+    reset_after_error: bool = False
+
+
+Event = (
+    SerialLine | StubStep | Reset | TftpTransfer | LabNote | MachineExit | LabFailed | Outcome
+)
+
+_TYPES: dict[str, type[_Event]] = {
+    cls.__name__: cls
+    for cls in (
+        SerialLine, StubStep, Reset, TftpTransfer, LabNote, MachineExit, LabFailed, Outcome
+    )
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The inverse of `to_dict()` (used to carry events out of the network lab)."""
+    values = dict(data)
+    cls = _TYPES[values.pop("type")]
+    return cls(**values)  # type: ignore[return-value]

@@ -1,0 +1,239 @@
+"""QEMU + OVMF: the command line, the process, its serial console and its QMP events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.lab.console import clean_serial_text
+from workbench.lab.events import Event, LabNote, MachineExit, Reset, SerialLine
+from workbench.lab.firmware import Firmware
+
+QEMU = "qemu-system-x86_64"
+Publish = Callable[[Event], None]
+
+
+def qemu_binary() -> str:
+    path = shutil.which(QEMU)
+    if path is None:
+        raise WorkbenchError(f"{QEMU} not found (install qemu-system-x86)")
+    return path
+
+
+def accelerator() -> str:
+    """TCG unless WORKBENCH_ACCEL names another (KVM fails on some hosts with an internal error)."""
+    return os.environ.get("WORKBENCH_ACCEL", "tcg")
+
+
+@dataclass
+class MachineSpec:
+    """What to run: firmware, a private VARS copy, and either a disk image or a tap device."""
+
+    firmware: Firmware
+    vars_path: Path
+    qmp_path: Path
+    memory_mb: int = 768
+    secure_boot: bool = False
+    disk_image: Path | None = None
+    tap_device: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+
+def build_command(spec: MachineSpec) -> list[str]:
+    machine = "q35"
+    if spec.firmware.requires_smm or spec.secure_boot:
+        machine += ",smm=on"
+    command = [
+        qemu_binary(),
+        "-machine", machine,
+        "-accel", accelerator(),
+        "-m", str(spec.memory_mb),
+        "-no-user-config",
+        "-nodefaults",
+        "-display", "none",
+        "-serial", "stdio",
+        "-qmp", f"unix:{spec.qmp_path},server=on,wait=off",
+        "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={spec.firmware.code}",
+        "-drive", f"if=pflash,format=raw,unit=1,file={spec.vars_path}",
+    ]  # fmt: skip
+    if spec.firmware.requires_smm:
+        command += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    if spec.disk_image is not None:
+        command += [
+            "-drive", f"if=none,id=esp,format=raw,file={spec.disk_image}",
+            "-device", "virtio-blk-pci,drive=esp,bootindex=1",
+        ]  # fmt: skip
+    if spec.tap_device is not None:
+        command += [
+            "-netdev", f"tap,id=n0,ifname={spec.tap_device},script=no,downscript=no",
+            # romfile= makes OVMF use its own virtio-net driver rather than iPXE's option ROM.
+            "-device", "virtio-net-pci,netdev=n0,bootindex=1,romfile=",
+        ]  # fmt: skip
+    else:
+        command += ["-nic", "none"]
+    return command + spec.extra_args
+
+
+class _Qmp:
+    """A minimal QMP client: capabilities, events, quit."""
+
+    def __init__(self, path: Path, deadline: float) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                self.sock.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    self.sock.close()
+                    raise
+                time.sleep(0.02)
+        self.reader = self.sock.makefile("rb")
+        self.reader.readline()  # greeting
+        self.send({"execute": "qmp_capabilities"})
+
+    def send(self, message: dict) -> None:
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def messages(self):
+        for line in self.reader:
+            with contextlib.suppress(ValueError):
+                yield json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+class QemuProcess:
+    """One QEMU run. Serial lines, resets and the exit come to `publish` from reader threads."""
+
+    def __init__(self, spec: MachineSpec, publish: Publish) -> None:
+        self.spec = spec
+        self.publish = publish
+        self.process: subprocess.Popen[bytes] | None = None
+        self._qmp: _Qmp | None = None
+        self._threads: list[threading.Thread] = []
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._guest_shutdown = False
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        command = build_command(self.spec)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # our own process group: killed as one on teardown
+        )
+        self.publish(LabNote(f"qemu started (pid {self.process.pid})"))
+        serial = self._spawn(self._read_serial)
+        stderr = self._spawn(self._read_stderr)
+        self._spawn(self._watch_qmp)
+        self._spawn(lambda: self._wait_exit([serial, stderr]))
+
+    def _spawn(self, target: Callable[[], None]) -> threading.Thread:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _read_serial(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        pending = b""
+        stream = self.process.stdout
+        while chunk := os.read(stream.fileno(), 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._publish_serial(line)
+        if pending:
+            self._publish_serial(pending)
+
+    def _publish_serial(self, raw: bytes) -> None:
+        text = clean_serial_text(raw.decode("utf-8", errors="replace"))
+        if text:
+            self.publish(SerialLine(text))
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8", errors="replace").strip()
+            if line:
+                self._stderr_tail.append(line)
+
+    def _watch_qmp(self) -> None:
+        try:
+            qmp = _Qmp(self.spec.qmp_path, time.monotonic() + 10)
+        except OSError:
+            return  # QEMU failed to start; the exit watcher reports it
+        with self._lock:
+            if self._stopping:
+                qmp.close()
+                return
+            self._qmp = qmp
+        try:
+            for message in qmp.messages():
+                event = message.get("event")
+                data = message.get("data", {})
+                if event == "RESET":
+                    guest = bool(data.get("guest"))
+                    self.publish(Reset(guest=guest, reason=data.get("reason", "")))
+                elif event == "SHUTDOWN" and data.get("guest"):
+                    self._guest_shutdown = True
+        except OSError:
+            pass
+
+    def _wait_exit(self, readers: list[threading.Thread]) -> None:
+        assert self.process is not None
+        code = self.process.wait()
+        for reader in readers:
+            reader.join()
+        self.publish(
+            MachineExit(
+                code=code,
+                guest_shutdown=self._guest_shutdown,
+                stderr_tail="\n".join(self._stderr_tail),
+            )
+        )
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Quit QEMU (QMP quit, then SIGKILL to its process group); safe to call twice."""
+        with self._lock:
+            self._stopping = True
+            qmp = self._qmp
+        process = self.process
+        if process is not None and process.poll() is None:
+            if qmp is not None:
+                with contextlib.suppress(OSError):
+                    qmp.send({"execute": "quit"})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=grace)
+        if process is not None:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if qmp is not None:
+            qmp.close()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+        for stream in (process.stdout, process.stderr) if process else ():
+            if stream is not None:
+                stream.close()
