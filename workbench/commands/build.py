@@ -1,0 +1,62 @@
+"""`workbench build`: our stub plus kernel, initrd and command line into an ESP / netboot tree."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.builder import build_tree, default_stub
+from workbench.errors import WorkbenchError
+from workbench.stubinfo import parse_policy_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build a boot tree: EFI/BOOT/BOOTX64.EFI (+ EFI/Linux/* for a thin stub)",
+        description="Build ROOT/EFI/BOOT/BOOTX64.EFI from the stub, and for a thin stub copy "
+        "the kernel and initrd to ROOT/EFI/Linux with their SHA-256 in the stub.",
+    )
+    parser.add_argument("--kernel", required=True, type=Path, help="kernel image (EFI stub)")
+    parser.add_argument("--initrd", type=Path, help="initramfs (optional)")
+    parser.add_argument("--cmdline", default="", help="kernel command line")
+    parser.add_argument("--out-dir", required=True, type=Path, help="tree root to write")
+    parser.add_argument("--fat", action="store_true", help="embed kernel and initrd in the stub")
+    parser.add_argument("--stub", type=Path, help="base stub (default: stub/build/stub.efi)")
+    parser.add_argument(
+        "--policy", action="append", default=[], metavar="KEY=VALUE",
+        help="failure policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net",
+    )  # fmt: skip
+    parser.add_argument("--osrel", type=Path, metavar="FILE", help="os-release text to embed")
+    parser.add_argument("--kernel-name", help="file name of the kernel in EFI/Linux")
+    parser.add_argument("--initrd-name", help="file name of the initrd in EFI/Linux")
+    parser.add_argument("--sign", type=Path, metavar="KEYDIR", help="sign with KEYDIR/db.key")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = dict(parse_policy_argument(item) for item in args.policy)
+    osrel = None
+    if args.osrel is not None:
+        try:
+            osrel = args.osrel.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise WorkbenchError(f"cannot read os-release {args.osrel}: {error}") from None
+    result = build_tree(
+        stub=args.stub or default_stub(),
+        kernel=args.kernel,
+        initrd=args.initrd,
+        cmdline=args.cmdline,
+        out_dir=args.out_dir,
+        fat=args.fat,
+        policy=policy or None,
+        osrel=osrel,
+        kernel_name=args.kernel_name,
+        initrd_name=args.initrd_name,
+        sign_keys=args.sign,
+    )
+    print(f"wrote {result.stub_path}")
+    for path in (result.kernel_path, result.initrd_path):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
