@@ -8,6 +8,7 @@ pair (see workbench.pe.signing). The keys are for test machines only and say so 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,6 +239,32 @@ def prepare_vars(keydir: Path, template: Path, out: Path) -> Path:
     except OSError as error:
         raise WorkbenchError(f"cannot prepare {out}: {error.strerror or error}") from None
     return out
+
+
+@contextlib.contextmanager
+def enrolled_vars(keydir: Path) -> Iterator[Path]:
+    """A temporary variable store for the Secure Boot OVMF build, KEYDIR enrolled, for one run."""
+    from workbench.lab.firmware import find_firmware
+
+    firmware = find_firmware(secure_boot=True)
+    with tempfile.TemporaryDirectory(prefix="workbench-sb-vars-") as workdir:
+        yield prepare_vars(keydir, firmware.vars_template, Path(workdir) / "vars.fd")
+
+
+def secure_boot_options(
+    secure_boot: bool, keydir: Path | None
+) -> contextlib.AbstractContextManager[Path | None]:
+    """For `workbench boot --secure-boot --keys KEYDIR`: a context giving the vars template
+    (None without Secure Boot); the two options only make sense together."""
+    if secure_boot and keydir is None:
+        raise WorkbenchError(
+            "--secure-boot needs --keys KEYDIR (create one with 'workbench keys init KEYDIR')"
+        )
+    if keydir is not None and not secure_boot:
+        raise WorkbenchError("--keys only applies with --secure-boot")
+    if keydir is None:
+        return contextlib.nullcontext(None)
+    return enrolled_vars(keydir)
 
 
 # --- Readiness of a stub for a Secure Boot machine ----------------------------------------

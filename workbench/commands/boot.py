@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.keys import secure_boot_options
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import (
     Event,
@@ -56,6 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="keep going through N resets (e.g. a netboot retried after an error)",
     )
+    parser.add_argument(
+        "--secure-boot",
+        action="store_true",
+        help="Secure Boot OVMF with --keys enrolled: unsigned or wrongly signed images are refused",
+    )
+    parser.add_argument(
+        "--keys", type=Path, metavar="KEYDIR", help="with --secure-boot: PK/KEK/db to enroll"
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,6 +96,11 @@ def describe(event: Event) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with secure_boot_options(args.secure_boot, args.keys) as vars_template:
+        return _run(args, vars_template)
+
+
+def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
     request = BootRequest(
         root=args.root,
         mode=args.mode,
@@ -94,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         log=args.log,
         max_resets=args.max_resets,
+        secure_boot=args.secure_boot,
+        vars_template=vars_template,
     )
 
     def show(event: Event) -> None:
