@@ -1,0 +1,91 @@
+"""`workbench inspect FILE [--json]`: what a stub carries and what it will do."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workbench.pe.image import PeImage
+from workbench.stubinfo import FileRef, StubInfo, describe, to_json
+
+VALUE_WIDTH = 60
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show a stub's flavour, files, command line and sections",
+        description="Show what a stub (ours, lanzaboote, a UKI or any EFI application) carries.",
+    )
+    parser.add_argument("file", type=Path, help="the PE file to inspect")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with PeImage.open(args.file) as image:
+        info = describe(image)
+        if args.json:
+            print(json.dumps(to_json(info, image), indent=2, ensure_ascii=False))
+        else:
+            print("\n".join(human_lines(info, image)))
+    return 0
+
+
+def _file_line(ref: FileRef | None) -> str:
+    if ref is None:
+        return "-"
+    where = ref.path if ref.path is not None else f"embedded, {ref.embedded_size} bytes"
+    digest = f"sha256 {ref.expected_sha256}" if ref.expected_sha256 else "no sha256"
+    problem = f" ({ref.hash_problem})" if ref.hash_problem else ""
+    return f"{where}  {digest}{problem}"
+
+
+def _shorten(text: str) -> str:
+    flat = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return flat if len(flat) <= VALUE_WIDTH else flat[: VALUE_WIDTH - 3] + "..."
+
+
+def human_lines(info: StubInfo, image: PeImage) -> list[str]:
+    lines = [
+        f"file:      {image.path}",
+        f"flavour:   {info.flavour}" + (f" ({info.marker})" if info.marker else ""),
+        f"machine:   {image.machine_name}",
+        f"kernel:    {_file_line(info.kernel)}",
+        f"initrd:    {_file_line(info.initrd)}",
+        f"cmdline:   {_quoted(info.cmdline)}",
+    ]
+    if info.osrel:
+        name = info.osrel.get("PRETTY_NAME") or info.osrel.get("NAME") or "?"
+        lines.append(f"os:        {name}")
+    if info.uname:
+        lines.append(f"uname:     {info.uname}")
+    if info.policy:
+        lines.append("policy:    " + " ".join(f"{k}={v}" for k, v in info.policy.items()))
+    for row in info.sbat:
+        lines.append(f"sbat:      {','.join(row)}")
+    for name, size in info.sizes.items():
+        lines.append(f"{name + ':':<10} {size} bytes")
+    if info.signature is not None:
+        signature = info.signature
+        lines.append(
+            f"signed:    yes, {signature.digest_algorithm}, subject {signature.subject!r}, "
+            f"issuer {signature.issuer!r}"
+        )
+    else:
+        lines.append(f"signed:    {'yes (unreadable)' if info.signed else 'no'}")
+    lines.append("sections:")
+    lines.append(f"  {'name':<9} {'vaddr':>10} {'vsize':>10} {'raw':>10}  {'sha256':<16}  value")
+    for section in info.sections:
+        lines.append(
+            f"  {section.name:<9} {section.virtual_address:#10x} {section.virtual_size:#10x} "
+            f"{section.raw_size:#10x}  {section.sha256[:16]}  {_shorten(section.value)}"
+        )
+    for warning in info.warnings:
+        lines.append(f"warning:   {warning}")
+    return lines
+
+
+def _quoted(text: str | None) -> str:
+    return "-" if text is None else json.dumps(text, ensure_ascii=False)
