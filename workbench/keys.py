@@ -364,7 +364,7 @@ def secure_boot_readiness(stub_path: Path, keydir: Path | None) -> Readiness:
 
 
 def _stub_section_problems(stub_path: Path, contract) -> list[str]:
-    """Our thin stub refuses to run under Secure Boot without the hashes of what it loads."""
+    """Our thin stub refuses to load what it cannot verify; shim also wants SBAT data."""
     import pefile
 
     try:
@@ -389,8 +389,7 @@ def _stub_section_problems(stub_path: Path, contract) -> list[str]:
             size = min(section.Misc_VirtualSize, section.SizeOfRawData) if section else 0
             if size != contract.SHA256_SIZE:
                 problems.append(
-                    f"thin stub without a valid {name}: it refuses to load the {role} "
-                    "under Secure Boot"
+                    f"thin stub without a valid {name}: it refuses to load the {role} unverified"
                 )
         if contract.SBAT not in sections:
             problems.append("no .sbat section: shim would refuse it")
