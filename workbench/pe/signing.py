@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.pe.edit import rewrite_sections
+from workbench.pe.image import PeImage
 
 KEY_NAME = "db.key"
 CERT_NAME = "db.pem"
@@ -52,7 +54,7 @@ def _last_line(text: str) -> str:
 
 
 def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
-    """Sign `path` with the db key; write `out` (default: in place) atomically."""
+    """Sign `path` with the db key, replacing any signature; write `out` (default: in place)."""
     path = Path(path)
     target = Path(out) if out is not None else path
     key, cert = key_files(keydir)
@@ -62,9 +64,13 @@ def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)
     temporary = Path(name)
+    unsigned = temporary.with_name(temporary.name + ".unsigned")
     try:
+        if _is_signed(path):
+            # sbsign would add a second signature; the new one replaces the old instead.
+            path = rewrite_sections(path, {}, unsigned, signed="drop")
         result = _run([sbsign, "--key", str(key), "--cert", str(cert),
-                       "--output", str(temporary), str(path)])  # fmt: skip
+                       "--output", str(temporary), str(unsigned)])  # fmt: skip
         if result.returncode != 0:
             raise WorkbenchError(f"sbsign failed on {path}: {_last_line(result.stderr)}")
         shutil.copymode(target if target.exists() else path, temporary)
@@ -73,7 +79,13 @@ def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
         raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
     finally:
         temporary.unlink(missing_ok=True)
+        unsigned.unlink(missing_ok=True)
     return target
+
+
+def _is_signed(path: Path) -> bool:
+    with PeImage.open(path) as image:
+        return image.is_signed
 
 
 def verify(path: Path, keydir: Path) -> bool:
