@@ -1,0 +1,86 @@
+"""`workbench serve ROOT`: the read-only TFTP server in the foreground, logging transfers."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.lab.events import TftpTransfer
+from workbench.lab.tftp import FaultPlan, TftpServer
+
+DEFAULT_PORT = 6969
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a tree read-only over TFTP (127.0.0.1:6969 by default)",
+        description=(
+            "Serve ROOT read-only over TFTP in the foreground and log each transfer. Names that "
+            "leave ROOT ('..', absolute names, symlinks pointing outside) and all writes are "
+            "refused. Port 69 on a host interface needs root and is used only if you ask for it."
+        ),
+    )
+    parser.add_argument("root", type=Path, metavar="ROOT")
+    parser.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="default 6969")
+    parser.add_argument("--fail-first", action="append", default=[], metavar="NAME=N",
+                        help="answer the first N requests for NAME with a TFTP error")  # fmt: skip
+    parser.add_argument("--stop-after", action="append", default=[], metavar="NAME=BYTES",
+                        help="stop sending NAME after BYTES (the client times out)")  # fmt: skip
+    parser.add_argument("--corrupt", action="append", default=[], metavar="NAME=OFFSET",
+                        help="flip the byte at OFFSET of NAME as it is sent")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def parse_assignments(values: list[str], option: str) -> dict[str, int]:
+    """`NAME=N` pairs into a dict; a clear error for anything else."""
+    parsed: dict[str, int] = {}
+    for value in values:
+        name, separator, number = value.rpartition("=")
+        if not separator or not name:
+            raise WorkbenchError(f"{option} {value!r}: expected NAME=NUMBER")
+        try:
+            parsed[name.lstrip("/")] = int(number, 0)
+        except ValueError:
+            raise WorkbenchError(f"{option} {value!r}: {number!r} is not a number") from None
+        if parsed[name.lstrip("/")] < 0:
+            raise WorkbenchError(f"{option} {value!r}: the number must not be negative")
+    return parsed
+
+
+def describe(event: TftpTransfer) -> str:
+    size = f"{event.bytes}/{event.total}" if event.total is not None else str(event.bytes)
+    line = f"{event.client} {event.state:8} {event.filename} {size} bytes"
+    if event.state in ("done", "failed"):
+        line += f" in {event.seconds:.2f}s"
+    if event.error:
+        line += f": {event.error}"
+    return line
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise WorkbenchError(f"--port {args.port}: not a UDP port")
+    faults = FaultPlan(
+        fail_first=parse_assignments(args.fail_first, "--fail-first"),
+        stop_after=parse_assignments(args.stop_after, "--stop-after"),
+        corrupt=parse_assignments(args.corrupt, "--corrupt"),
+    )
+    server = TftpServer(
+        args.root,
+        bind=args.bind,
+        port=args.port,
+        faults=faults,
+        on_event=lambda event: print(describe(event), flush=True),
+    )
+    with server:
+        where = f"{args.bind}:{server.port}"
+        print(f"serving {args.root} read-only on {where} (Ctrl-C stops)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+    return 0
