@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import uuid
@@ -215,15 +216,18 @@ def _enroll_cached(
 
     if not edk2.Edk2VarStore.probe(template):
         raise WorkbenchError(f"{template} is not an edk2 variable store")
-    store = edk2.Edk2VarStore(template)
-    varlist = store.get_varlist()
     pk, kek, db = certs
-    varlist.add_cert("PK", owner, pk, True)
-    varlist.add_cert("KEK", owner, kek, True)
-    varlist.add_cert("db", owner, db, True)
-    # Sets SecureBootEnable, leaves CustomMode off and adds the placeholder dbx OVMF expects.
-    varlist.enable_secureboot()
-    return bytes(store.bytes_varstore(varlist))
+    try:
+        store = edk2.Edk2VarStore(template)
+        varlist = store.get_varlist()
+        varlist.add_cert("PK", owner, pk, True)
+        varlist.add_cert("KEK", owner, kek, True)
+        varlist.add_cert("db", owner, db, True)
+        # Sets SecureBootEnable, leaves CustomMode off and adds the placeholder dbx OVMF expects.
+        varlist.enable_secureboot()
+        return bytes(store.bytes_varstore(varlist))
+    except (ValueError, KeyError, IndexError, struct.error) as error:
+        raise WorkbenchError(f"cannot enroll keys into {template}: {error}") from None
 
 
 def prepare_vars(keydir: Path, template: Path, out: Path) -> Path:
