@@ -1,0 +1,452 @@
+/* efi_main: read the stub's own sections, decide where the kernel and initrd come from, load
+ * and verify them, then start the kernel with the embedded command line. Any failure prints a
+ * `stub: error:` line and follows `.policy` (reset by default). */
+#include <efi.h>
+#include <efilib.h>
+
+#include "boot.h"
+#include "console.h"
+#include "fetch.h"
+#include "paths.h"
+#include "pe.h"
+#include "sha256.h"
+#include "text.h"
+
+#ifndef STUB_VERSION
+#define STUB_VERSION "0.0.0"
+#endif
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    int found;
+} section;
+
+typedef struct {
+    const char *what;     /* "kernel" or "initrd" */
+    section content;      /* .linux / .initrd: a path (thin) or the bytes (fat) */
+    section hash;         /* .linuxh / .initrdh */
+    stub_path path;       /* thin only */
+    file_buf file;
+    char subject[STUB_PATH_MAX + 32]; /* what error lines name: the path or the tftp:// URL */
+} payload;
+
+typedef struct {
+    EFI_HANDLE image;
+    EFI_LOADED_IMAGE *self;
+    stub_policy policy;
+    CHAR16 *cmdline;
+    UINTN cmdline_bytes;
+    payload kernel;
+    payload initrd;
+    int fat;
+    int use_net;
+    EFI_PXE_BASE_CODE_PROTOCOL *pxe;
+    uint8_t boot_server[4];
+    const char *boot_server_error;
+    loaded_kernel loaded;
+    EFI_HANDLE initrd_handle;
+} stub_state;
+
+static EFI_STATUS report(const char *what, const char *subject, const char *reason, EFI_STATUS status)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "error: ");
+    tb_str(&tb, what);
+    if (subject && *subject) {
+        tb_str(&tb, " ");
+        tb_str(&tb, subject);
+    }
+    tb_str(&tb, ": ");
+    tb_str(&tb, reason);
+    console_end(&tb);
+    return status;
+}
+
+static void policy_warning(void *ctx, const char *message, const uint8_t *detail, size_t len)
+{
+    (void)ctx;
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "warning: policy: ");
+    tb_str(&tb, message);
+    tb_str(&tb, ": ");
+    tb_quoted(&tb, detail, len);
+    console_end(&tb);
+}
+
+static void print_secure_boot(void)
+{
+    EFI_GUID global = EFI_GLOBAL_VARIABLE;
+    UINT8 value = 0;
+    UINTN size = sizeof value;
+    EFI_STATUS status = uefi_call_wrapper(RT->GetVariable, 5, L"SecureBoot", &global, NULL, &size, &value);
+    console_line(!EFI_ERROR(status) && size == 1 && value == 1 ? "secureboot=enabled"
+                                                              : "secureboot=disabled");
+}
+
+static const char *find(stub_state *s, const char *name, section *out)
+{
+    return pe_find_section(s->self->ImageBase, s->self->ImageSize, name, &out->data, &out->len,
+                           &out->found);
+}
+
+static EFI_STATUS read_sections(stub_state *s, section *cmdline, section *policy)
+{
+    static const char *const names[] = {".linux", ".linuxh", ".initrd", ".initrdh", ".cmdline", ".policy"};
+    section *targets[] = {&s->kernel.content, &s->kernel.hash, &s->initrd.content,
+                          &s->initrd.hash, cmdline, policy};
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *reason = find(s, names[i], targets[i]);
+        if (reason)
+            return report("stub", names[i], reason, EFI_LOAD_ERROR);
+    }
+    return EFI_SUCCESS;
+}
+
+static EFI_STATUS convert_cmdline(stub_state *s, const section *cmdline)
+{
+    UINTN units = (cmdline->found ? cmdline->len : 0) + 1;
+    size_t used = 0;
+    EFI_STATUS status = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, units * sizeof(CHAR16),
+                                          (void **)&s->cmdline);
+    if (EFI_ERROR(status))
+        return report("cmdline", NULL, "out of memory", status);
+    const char *reason = cmdline_to_ucs2(cmdline->found ? cmdline->data : (const uint8_t *)"",
+                                         cmdline->found ? cmdline->len : 0, s->cmdline, units, &used);
+    if (reason)
+        return report("cmdline", NULL, reason, EFI_INVALID_PARAMETER);
+    s->cmdline_bytes = (used + 1) * sizeof(CHAR16);
+    return EFI_SUCCESS;
+}
+
+static void print_cmdline(const section *cmdline)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    size_t len = cmdline->found ? cmdline->len : 0;
+    while (len > 0 && cmdline->data[len - 1] == 0)
+        len--;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "cmdline=");
+    tb_quoted(&tb, cmdline->data, len);
+    console_end(&tb);
+}
+
+/* Thin stub: paths and hashes must be usable before anything is fetched. */
+static EFI_STATUS check_thin_payload(payload *p, const char *hash_name)
+{
+    text_buf tb;
+    tb_init(&tb, p->subject, sizeof p->subject);
+    tb_value(&tb, p->content.data, p->content.len);
+    const char *reason = path_parse(p->content.data, p->content.len, &p->path);
+    if (reason)
+        return report(p->what, p->subject, reason, EFI_INVALID_PARAMETER);
+    if (!p->hash.found || p->hash.len != SHA256_DIGEST_SIZE) {
+        char message[96];
+        tb_init(&tb, message, sizeof message);
+        tb_str(&tb, p->hash.found ? "bad " : "missing ");
+        tb_str(&tb, hash_name);
+        tb_str(&tb, p->hash.found ? " section (not 32 bytes)" : " section (nothing unverified runs)");
+        return report(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
+    }
+    return EFI_SUCCESS;
+}
+
+static void format_ip(text_buf *tb, const uint8_t ip[4])
+{
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            tb_str(tb, ".");
+        tb_u64(tb, ip[i]);
+    }
+}
+
+static EFI_STATUS choose_source(stub_state *s)
+{
+    EFI_HANDLE device = s->self->DeviceHandle;
+    int local = local_available(device);
+    s->pxe = net_find(device);
+    switch (s->policy.source) {
+    case SOURCE_LOCAL:
+        if (!local)
+            return report("source", NULL, "no file system on the boot device (source=local)", EFI_NOT_FOUND);
+        s->use_net = 0;
+        break;
+    case SOURCE_NET:
+        if (!s->pxe)
+            return report("source", NULL, "no started PXE on the boot device (source=net)", EFI_NOT_FOUND);
+        s->use_net = 1;
+        break;
+    default:
+        if (!local && !s->pxe)
+            return report("source", NULL, "no file system and no PXE on the boot device", EFI_NOT_FOUND);
+        s->use_net = !local;
+    }
+    if (s->pxe)
+        s->boot_server_error = net_boot_server(s->pxe, s->boot_server);
+
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, s->use_net ? "source=net" : "source=local");
+    if (s->use_net && !s->boot_server_error) {
+        tb_str(&tb, " server=");
+        format_ip(&tb, s->boot_server);
+    }
+    console_end(&tb);
+    return EFI_SUCCESS;
+}
+
+static EFI_STATUS verify(const payload *p, int required, const char **outcome)
+{
+    *outcome = "unchecked";
+    if (!p->hash.found && !required)
+        return EFI_SUCCESS;
+    if (p->hash.len != SHA256_DIGEST_SIZE) {
+        const char *reason = p->hash.found ? "hash section is not 32 bytes" : "no hash section";
+        return report(p->what, p->subject, reason, EFI_SECURITY_VIOLATION);
+    }
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_digest(p->file.data, p->file.size, digest);
+    int same = 1;
+    for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++)
+        same &= digest[i] == p->hash.data[i];
+    if (!same) {
+        char expected[2 * SHA256_DIGEST_SIZE + 1], got[2 * SHA256_DIGEST_SIZE + 1], message[200];
+        text_buf tb;
+        sha256_hex(p->hash.data, expected);
+        sha256_hex(digest, got);
+        tb_init(&tb, message, sizeof message);
+        tb_str(&tb, "sha256 mismatch (expected ");
+        tb_str(&tb, expected);
+        tb_str(&tb, ", got ");
+        tb_str(&tb, got);
+        tb_str(&tb, ")");
+        return report(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
+    }
+    *outcome = "ok";
+    return EFI_SUCCESS;
+}
+
+static void print_loaded(const payload *p, const char *outcome, int fat)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "loaded ");
+    tb_str(&tb, p->what);
+    if (fat) {
+        tb_str(&tb, " embedded");
+    } else {
+        tb_str(&tb, " path=");
+        tb_value(&tb, p->content.data, p->content.len);
+    }
+    tb_str(&tb, " bytes=");
+    tb_u64(&tb, p->file.size);
+    tb_str(&tb, " sha256=");
+    tb_str(&tb, outcome);
+    console_end(&tb);
+}
+
+/* Thin stub: fetch one file from the ESP or over TFTP, then verify it. */
+static EFI_STATUS fetch_thin(stub_state *s, payload *p)
+{
+    char storage[CONSOLE_LINE_MAX], source[STUB_PATH_MAX + 32];
+    text_buf tb, from;
+    const uint8_t *server = p->path.is_url ? p->path.server : s->boot_server;
+    int over_net = s->use_net || p->path.is_url;
+    const char *reason;
+
+    tb_init(&from, source, sizeof source);
+    if (over_net) {
+        tb_str(&from, "tftp://");
+        format_ip(&from, server);
+        tb_str(&from, "/");
+        tb_str(&from, p->path.name);
+        /* Over the network, errors name the URL actually fetched. */
+        tb_init(&tb, p->subject, sizeof p->subject);
+        tb_value(&tb, (const uint8_t *)source, from.len);
+    } else {
+        tb_str(&from, "esp");
+    }
+
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "loading ");
+    tb_str(&tb, p->what);
+    tb_str(&tb, " path=");
+    tb_value(&tb, p->content.data, p->content.len);
+    tb_str(&tb, " from=");
+    tb_value(&tb, (const uint8_t *)source, from.len);
+    console_end(&tb);
+
+    if (over_net) {
+        if (!s->pxe)
+            return report(p->what, p->subject, "tftp:// paths need a network boot (no PXE on the boot device)", EFI_NOT_FOUND);
+        if (!p->path.is_url && s->boot_server_error)
+            return report(p->what, p->subject, s->boot_server_error, EFI_NOT_FOUND);
+        reason = net_read(s->pxe, server, p->path.name, &p->file);
+    } else {
+        CHAR16 esp_path[STUB_PATH_MAX + 1];
+        reason = path_esp_ucs2(&p->path, esp_path, sizeof esp_path / sizeof esp_path[0]);
+        if (!reason)
+            reason = local_read(s->self->DeviceHandle, esp_path, &p->file);
+    }
+    if (reason)
+        return report(p->what, p->subject, reason, EFI_LOAD_ERROR);
+
+    const char *outcome;
+    EFI_STATUS status = verify(p, 1, &outcome);
+    if (EFI_ERROR(status))
+        return status;
+    print_loaded(p, outcome, 0);
+    return EFI_SUCCESS;
+}
+
+static EFI_STATUS take_embedded(payload *p)
+{
+    const char *outcome;
+    p->file.data = (uint8_t *)p->content.data;
+    p->file.size = p->content.len;
+    p->file.pages = 0;
+    text_buf tb;
+    tb_init(&tb, p->subject, sizeof p->subject);
+    tb_str(&tb, "(embedded)");
+    EFI_STATUS status = verify(p, 0, &outcome);
+    if (EFI_ERROR(status))
+        return status;
+    print_loaded(p, outcome, 1);
+    return EFI_SUCCESS;
+}
+
+static int has_initrd(const stub_state *s)
+{
+    return s->initrd.content.found && s->initrd.content.len > 0;
+}
+
+static EFI_STATUS load_payloads(stub_state *s)
+{
+    EFI_STATUS status;
+    if (s->fat) {
+        status = take_embedded(&s->kernel);
+        if (!EFI_ERROR(status) && has_initrd(s))
+            status = take_embedded(&s->initrd);
+        return status;
+    }
+    status = fetch_thin(s, &s->kernel);
+    if (!EFI_ERROR(status) && has_initrd(s))
+        status = fetch_thin(s, &s->initrd);
+    return status;
+}
+
+static EFI_STATUS boot(stub_state *s)
+{
+    section cmdline, policy;
+    EFI_STATUS status = read_sections(s, &cmdline, &policy);
+    if (EFI_ERROR(status))
+        return status;
+    if (policy.found)
+        policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
+
+    if (!s->kernel.content.found || s->kernel.content.len == 0)
+        return report("kernel", NULL, s->kernel.content.found ? "empty .linux section" : "no .linux section",
+                      EFI_NOT_FOUND);
+    s->fat = s->kernel.content.len >= 2 && s->kernel.content.data[0] == 'M' &&
+             s->kernel.content.data[1] == 'Z';
+
+    status = convert_cmdline(s, &cmdline);
+    if (EFI_ERROR(status))
+        return status;
+    if (!s->fat) {
+        status = check_thin_payload(&s->kernel, ".linuxh");
+        if (!EFI_ERROR(status) && has_initrd(s))
+            status = check_thin_payload(&s->initrd, ".initrdh");
+        if (!EFI_ERROR(status))
+            status = choose_source(s);
+        if (EFI_ERROR(status))
+            return status;
+    }
+    print_cmdline(&cmdline);
+
+    status = load_payloads(s);
+    if (EFI_ERROR(status))
+        return status;
+
+    const char *reason = linux_load(s->kernel.file.data, s->kernel.file.size, &s->loaded);
+    if (reason)
+        return report("kernel", s->kernel.subject, reason, EFI_LOAD_ERROR);
+    /* The file copy is no longer needed once the image is laid out. */
+    file_buf_free(&s->kernel.file);
+
+    if (has_initrd(s)) {
+        reason = initrd_install(s->initrd.file.data, s->initrd.file.size, &s->initrd_handle);
+        if (reason)
+            return report("initrd", s->initrd.subject, reason, EFI_LOAD_ERROR);
+    }
+    console_line("starting kernel");
+    status = linux_start(s->image, s->self, &s->loaded, s->cmdline, s->cmdline_bytes);
+    return report("kernel", s->kernel.subject, "the kernel returned", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
+}
+
+static void release(stub_state *s)
+{
+    initrd_uninstall(s->initrd_handle);
+    s->initrd_handle = NULL;
+    linux_unload(&s->loaded);
+    file_buf_free(&s->kernel.file);
+    file_buf_free(&s->initrd.file);
+    if (s->cmdline)
+        uefi_call_wrapper(BS->FreePool, 1, s->cmdline);
+    s->cmdline = NULL;
+}
+
+static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    switch (s->policy.on_error) {
+    case ON_ERROR_EXIT:
+        console_line("returning to firmware");
+        release(s);
+        return status;
+    case ON_ERROR_HALT:
+        console_line("halting");
+        uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+        for (;;)
+            __asm__ volatile("hlt");
+    default:
+        console_begin(&tb, storage, sizeof storage);
+        tb_str(&tb, "resetting in ");
+        tb_u64(&tb, s->policy.error_delay);
+        tb_str(&tb, "s");
+        console_end(&tb);
+        for (unsigned i = 0; i < s->policy.error_delay; i++)
+            uefi_call_wrapper(BS->Stall, 1, 1000000);
+        uefi_call_wrapper(RT->ResetSystem, 4, EfiResetCold, status, 0, NULL);
+        return status;
+    }
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *system_table)
+{
+    static stub_state state;
+    InitializeLib(image, system_table);
+    state.image = image;
+    state.kernel.what = "kernel";
+    state.initrd.what = "initrd";
+    policy_defaults(&state.policy);
+
+    console_line("version=" STUB_VERSION);
+    print_secure_boot();
+    EFI_STATUS status = uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
+                                          (void **)&state.self);
+    if (EFI_ERROR(status)) {
+        report("stub", NULL, "no LoadedImage protocol", status);
+        return follow_policy(&state, status);
+    }
+    status = boot(&state);
+    return follow_policy(&state, status);
+}

@@ -1,0 +1,195 @@
+#include "pe.h"
+
+#define DOS_LFANEW 0x3c
+#define COFF_SIZE 20
+#define OPT_MAGIC_PE32PLUS 0x20b
+#define OPT_MIN_SIZE 112          /* PE32+ optional header up to NumberOfRvaAndSizes */
+#define SECTION_HEADER_SIZE 40
+#define DIR_BASERELOC 5
+#define MAX_SECTIONS 96
+#define MAX_IMAGE_SIZE (1u << 30)
+
+#define REL_ABSOLUTE 0
+#define REL_DIR64 10
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16; }
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* True when [offset, offset + len) lies inside a buffer of `size` bytes (no overflow). */
+static int inside(uint64_t offset, uint64_t len, uint64_t size)
+{
+    return offset <= size && len <= size - offset;
+}
+
+/* Bytes a section brings from the file: EDK2's rule (VirtualSize, capped by SizeOfRawData). */
+static uint32_t section_data_size(const uint8_t *header)
+{
+    uint32_t virtual_size = get32(header + 8), raw_size = get32(header + 16);
+    return (virtual_size == 0 || virtual_size > raw_size) ? raw_size : virtual_size;
+}
+
+/* Common header checks; fills the offsets of the optional header and the section table. */
+static const char *parse_headers(const uint8_t *buf, size_t size, uint32_t *opt, uint32_t *table,
+                                 uint16_t *count)
+{
+    if (size < 0x40 || buf[0] != 'M' || buf[1] != 'Z')
+        return "not a PE image (no MZ header)";
+    uint32_t lfanew = get32(buf + DOS_LFANEW);
+    if (!inside(lfanew, 4 + COFF_SIZE, size))
+        return "PE header out of bounds";
+    if (buf[lfanew] != 'P' || buf[lfanew + 1] != 'E' || buf[lfanew + 2] || buf[lfanew + 3])
+        return "not a PE image (no PE signature)";
+    const uint8_t *coff = buf + lfanew + 4;
+    uint16_t opt_size = get16(coff + 16);
+    *count = get16(coff + 2);
+    *opt = lfanew + 4 + COFF_SIZE;
+    *table = *opt + opt_size;
+    if (!inside(*opt, opt_size, size))
+        return "optional header out of bounds";
+    if (!inside(*table, (uint64_t)*count * SECTION_HEADER_SIZE, size))
+        return "section table out of bounds";
+    return NULL;
+}
+
+const char *pe_find_section(const uint8_t *image, size_t image_size, const char *name,
+                            const uint8_t **data, size_t *len, int *found)
+{
+    uint32_t opt, table;
+    uint16_t count;
+    const char *err = parse_headers(image, image_size, &opt, &table, &count);
+    *found = 0;
+    *data = NULL;
+    *len = 0;
+    if (err)
+        return err;
+    char wanted[8] = {0};
+    for (unsigned i = 0; i < 8 && name[i]; i++)
+        wanted[i] = name[i];
+    for (uint16_t i = 0; i < count; i++) {
+        const uint8_t *header = image + table + (size_t)i * SECTION_HEADER_SIZE;
+        unsigned k = 0;
+        while (k < 8 && header[k] == (uint8_t)wanted[k])
+            k++;
+        if (k < 8)
+            continue;
+        uint32_t va = get32(header + 12), size = section_data_size(header);
+        if (!inside(va, size, image_size))
+            return "section outside the loaded image";
+        *found = 1;
+        *data = image + va;
+        *len = size;
+        return NULL;
+    }
+    return NULL;
+}
+
+const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
+{
+    uint32_t opt, table;
+    uint16_t count;
+    const char *err = parse_headers(file, file_size, &opt, &table, &count);
+    if (err)
+        return err;
+    const uint8_t *coff = file + opt - COFF_SIZE;
+    if (get16(coff) != PE_MACHINE_X86_64)
+        return "not an x86_64 image";
+    uint16_t opt_size = get16(coff + 16);
+    const uint8_t *o = file + opt;
+    if (opt_size < OPT_MIN_SIZE || get16(o) != OPT_MAGIC_PE32PLUS)
+        return "not a PE32+ image";
+    if (count == 0 || count > MAX_SECTIONS)
+        return "bad number of sections";
+
+    info->entry_point = get32(o + 16);
+    info->image_base = get64(o + 24);
+    info->size_of_image = get32(o + 56);
+    info->size_of_headers = get32(o + 60);
+    info->section_table = table;
+    info->section_count = count;
+    info->reloc_rva = info->reloc_size = 0;
+
+    if (info->size_of_image == 0 || info->size_of_image > MAX_IMAGE_SIZE)
+        return "bad SizeOfImage";
+    if (info->size_of_headers > info->size_of_image || info->size_of_headers > file_size ||
+        (uint64_t)table + (uint64_t)count * SECTION_HEADER_SIZE > info->size_of_headers)
+        return "bad SizeOfHeaders";
+    if (info->entry_point == 0 || info->entry_point >= info->size_of_image)
+        return "entry point outside the image";
+
+    uint32_t dir_count = get32(o + 108);
+    if (dir_count > DIR_BASERELOC && (uint64_t)OPT_MIN_SIZE + 8 * (DIR_BASERELOC + 1) <= opt_size) {
+        info->reloc_rva = get32(o + OPT_MIN_SIZE + 8 * DIR_BASERELOC);
+        info->reloc_size = get32(o + OPT_MIN_SIZE + 8 * DIR_BASERELOC + 4);
+        if (info->reloc_size && !inside(info->reloc_rva, info->reloc_size, info->size_of_image))
+            return "relocation directory outside the image";
+    }
+
+    for (uint16_t i = 0; i < count; i++) {
+        const uint8_t *header = file + table + (size_t)i * SECTION_HEADER_SIZE;
+        uint32_t va = get32(header + 12), virtual_size = get32(header + 8);
+        uint32_t data_size = section_data_size(header);
+        uint32_t extent = virtual_size > data_size ? virtual_size : data_size;
+        if (va < info->size_of_headers || !inside(va, extent, info->size_of_image))
+            return "section outside the image";
+        if (data_size && !inside(get32(header + 20), data_size, file_size))
+            return "section data beyond the end of the file";
+    }
+    return NULL;
+}
+
+const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, uint8_t *dest,
+                    size_t dest_size)
+{
+    if (dest_size < info->size_of_image || info->size_of_headers > file_size)
+        return "image buffer too small";
+    for (size_t i = 0; i < info->size_of_image; i++)
+        dest[i] = 0;
+    for (size_t i = 0; i < info->size_of_headers; i++)
+        dest[i] = file[i];
+    for (uint16_t s = 0; s < info->section_count; s++) {
+        const uint8_t *header = file + info->section_table + (size_t)s * SECTION_HEADER_SIZE;
+        uint32_t va = get32(header + 12), offset = get32(header + 20);
+        uint32_t size = section_data_size(header);
+        if (!size)
+            continue;
+        if (!inside(va, size, info->size_of_image) || !inside(offset, size, file_size))
+            return "section outside the image";
+        for (uint32_t i = 0; i < size; i++)
+            dest[va + i] = file[offset + i];
+    }
+    return NULL;
+}
+
+const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, uint64_t new_base)
+{
+    if (!info->reloc_size)
+        return NULL;
+    if (!inside(info->reloc_rva, info->reloc_size, image_size))
+        return "relocation directory outside the image";
+    uint64_t delta = new_base - info->image_base;
+    const uint8_t *block = image + info->reloc_rva;
+    uint32_t left = info->reloc_size;
+    while (left >= 8) {
+        uint32_t page = get32(block), block_size = get32(block + 4);
+        if (block_size < 8 || block_size > left || block_size % 2)
+            return "malformed relocation block";
+        for (uint32_t e = 8; e + 2 <= block_size; e += 2) {
+            uint16_t entry = get16(block + e);
+            unsigned type = entry >> 12;
+            uint64_t target = (uint64_t)page + (entry & 0xfff);
+            if (type == REL_ABSOLUTE)
+                continue;
+            if (type != REL_DIR64)
+                return "unsupported relocation type";
+            if (!inside(target, 8, image_size))
+                return "relocation outside the image";
+            uint64_t value = get64(image + target) + delta;
+            for (unsigned b = 0; b < 8; b++)
+                image[target + b] = (uint8_t)(value >> (8 * b));
+        }
+        block += block_size;
+        left -= block_size;
+    }
+    return NULL;
+}

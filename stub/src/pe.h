@@ -1,0 +1,41 @@
+/* PE/COFF reading for the stub: its own sections in memory, and validation, loading and
+ * relocation of the kernel image. Pure: no EFI calls. Every function returns NULL on success
+ * or a short static reason ("section table out of bounds"). */
+#ifndef STUB_PE_H
+#define STUB_PE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PE_MACHINE_X86_64 0x8664
+
+typedef struct {
+    uint64_t image_base;
+    uint32_t entry_point;
+    uint32_t size_of_image;
+    uint32_t size_of_headers;
+    uint32_t section_table;   /* offset of the first section header */
+    uint16_t section_count;
+    uint32_t reloc_rva;       /* base relocation directory, 0 when absent */
+    uint32_t reloc_size;
+} pe_info;
+
+/* Find section `name` (at most 8 bytes) in an image laid out in memory (data at VirtualAddress).
+ * On success *found says whether it exists; *data and *len point inside the image. The length is
+ * VirtualSize, or SizeOfRawData when that is smaller or VirtualSize is 0 (as EDK2 loads it). */
+const char *pe_find_section(const uint8_t *image, size_t image_size, const char *name,
+                            const uint8_t **data, size_t *len, int *found);
+
+/* Validate a PE file (file layout) as a loadable x86_64 image and describe it. */
+const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info);
+
+/* Lay the validated file out in dest (dest_size >= info->size_of_image): headers, then each
+ * section at its VirtualAddress, the rest zeroed. */
+const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, uint8_t *dest,
+                    size_t dest_size);
+
+/* Apply base relocations to a loaded image now living at new_base. Only DIR64 and ABSOLUTE
+ * entries are accepted. */
+const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, uint64_t new_base);
+
+#endif
