@@ -68,9 +68,11 @@ def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
     try:
         if _is_signed(path):
             # sbsign would add a second signature; the new one replaces the old instead.
-            path = rewrite_sections(path, {}, unsigned, signed="drop")
+            source = rewrite_sections(path, {}, unsigned, signed="drop")
+        else:
+            source = path
         result = _run([sbsign, "--key", str(key), "--cert", str(cert),
-                       "--output", str(temporary), str(unsigned)])  # fmt: skip
+                       "--output", str(temporary), str(source)])  # fmt: skip
         if result.returncode != 0:
             raise WorkbenchError(f"sbsign failed on {path}: {_last_line(result.stderr)}")
         shutil.copymode(target if target.exists() else path, temporary)
