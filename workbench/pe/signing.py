@@ -66,11 +66,10 @@ def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
     temporary = Path(name)
     unsigned = temporary.with_name(temporary.name + ".unsigned")
     try:
+        source = path
         if _is_signed(path):
             # sbsign would add a second signature; the new one replaces the old instead.
             source = rewrite_sections(path, {}, unsigned, signed="drop")
-        else:
-            source = path
         result = _run([sbsign, "--key", str(key), "--cert", str(cert),
                        "--output", str(temporary), str(source)])  # fmt: skip
         if result.returncode != 0:
