@@ -1,0 +1,134 @@
+"""Real boots from the app: QEMU + OVMF + the sample kernel, started and stopped with keys."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+from textual.pilot import Pilot
+from textual.widgets import RichLog
+
+from workbench import contract
+from workbench.pe.image import PeImage
+from workbench.stubinfo import describe
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.boot_pane import BootPane
+from workbench.tui.dialogs import ChoiceDialog
+from workbench.tui.editing import Field
+
+pytestmark = pytest.mark.boot
+
+
+def descendants() -> list[str]:
+    """Command names of every live process below this one."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name_end = stat.rindex(")")
+        fields = stat[name_end + 2 :].split()
+        if fields[0] == "Z":
+            continue
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        names[pid] = stat[stat.index("(") + 1 : name_end]
+    me = os.getpid()
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor > 1:
+            if ancestor == me:
+                found.append(names[pid])
+                break
+            ancestor = parents.get(ancestor)
+    return found
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await pilot.pause(0.2)
+
+
+def serial_text(app: WorkbenchApp) -> str:
+    return "\n".join(strip.text for strip in app.query_one("#boot-serial", RichLog).lines)
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    require_tool("qemu-system-x86_64")
+    require_tool("mkfs.vfat")
+    require_tool("mcopy")
+
+
+@pytest.mark.timeout(240)
+async def test_edit_then_boot_asks_to_save_and_boots_the_new_cmdline(
+    make_tree: Callable[..., Path],
+) -> None:
+    root = make_tree()
+    stub = root / contract.BOOT_PATH
+    cmdline = "console=ttyS0 panic=-1 wb.tui=edited"
+    app = WorkbenchApp(stub, expect=contract.SAMPLE_MARKER, boot_timeout=150)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("3")
+        box = app.query_one(f"#edit-{Field.CMDLINE}")
+        box.focus()
+        await pilot.press("end", *" wb.tui=edited")
+        await pilot.press("escape", "b")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog), 5)
+        await pilot.click("#choice-save")
+        pane = app.query_one(BootPane)
+        await wait_until(pilot, lambda: pane.outcome is not None, 180)
+        assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+        assert pane.banner_text.startswith("BOOTED")
+        assert "the stub with the edits just saved" not in pane.banner_text
+        steps = pane.timeline_steps
+        assert any(step.startswith("loaded kernel") and "sha256=ok" in step for step in steps)
+        assert "starting kernel" in steps
+        assert f"{contract.SAMPLE_MARKER} cmdline={cmdline}" in serial_text(app)
+    with PeImage.open(stub) as image:
+        assert describe(image).cmdline == cmdline
+    assert "qemu-system-x86_64" not in "".join(descendants())
+
+
+@pytest.mark.timeout(120)
+async def test_stop_mid_boot_leaves_nothing_running(make_tree: Callable[..., Path]) -> None:
+    root = make_tree()
+    app = WorkbenchApp(root / contract.BOOT_PATH, boot_timeout=100)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        pane = app.query_one(BootPane)
+        assert pane.banner_text.startswith("RUNNING")
+        # Stop once the firmware is talking: QEMU is surely running by then.
+        await wait_until(pilot, lambda: len(app.query_one("#boot-serial", RichLog).lines) > 0, 60)
+        assert any("qemu" in name for name in descendants())
+        await pilot.press("s")
+        await wait_until(pilot, lambda: pane.outcome is not None, 30)
+        assert pane.outcome is not None and pane.outcome.kind == "interrupted"
+        assert pane.banner_text.startswith("STOPPED")
+        assert not app.boot_running
+    assert not [name for name in descendants() if "qemu" in name]
+
+
+@pytest.mark.timeout(120)
+async def test_quit_during_a_boot_stops_it_first(make_tree: Callable[..., Path]) -> None:
+    root = make_tree()
+    app = WorkbenchApp(root / contract.BOOT_PATH, boot_timeout=100)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        await wait_until(pilot, lambda: any("qemu" in name for name in descendants()), 60)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, 30)
+    assert app.last_outcome is not None and app.last_outcome.kind == "interrupted"
+    assert not [name for name in descendants() if "qemu" in name]

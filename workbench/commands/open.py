@@ -1,0 +1,45 @@
+"""`workbench open STUB`: the interactive workbench on one stub."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "open",
+        help="inspect, edit, preview and boot a stub interactively",
+        description=(
+            "Open the interactive workbench on STUB. ROOT (the ESP tree that is also served over "
+            "TFTP) defaults to the stub's own tree when STUB sits at ROOT/EFI/BOOT/BOOTX64.EFI."
+        ),
+    )
+    parser.add_argument("stub", type=Path, metavar="STUB", help="the stub (a PE file)")
+    parser.add_argument("--root", type=Path, help="the tree to preview and boot")
+    parser.add_argument("--keys", type=Path, metavar="KEYDIR", help="db.key + db.pem for signing")
+    parser.add_argument(
+        "--expect",
+        metavar="TEXT",
+        help="a boot counts as booted when TEXT shows on the serial console "
+        "(default: the kernel starts and the machine powers off)",
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="boot timeout in seconds")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.root is not None and not args.root.is_dir():
+        raise WorkbenchError(f"root {args.root}: not a directory")
+    if args.keys is not None and not args.keys.is_dir():
+        raise WorkbenchError(f"keys {args.keys}: not a directory")
+    # Imported here: the other commands start without loading Textual.
+    from workbench.tui.app import WorkbenchApp
+
+    app = WorkbenchApp(
+        args.stub, root=args.root, keys=args.keys, expect=args.expect, boot_timeout=args.timeout
+    )
+    app.run()
+    return 0

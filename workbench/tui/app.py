@@ -1,0 +1,391 @@
+"""`workbench open`: the Textual app. It presents the services and reimplements none of them."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.worker import Worker
+
+from workbench.errors import WorkbenchError
+from workbench.keys import Readiness, secure_boot_readiness
+from workbench.lab.boot import BootRequest, BootRun
+from workbench.lab.events import Outcome
+from workbench.pe.edit import rewrite_sections
+from workbench.pe.signing import sign
+from workbench.tui import rehash
+from workbench.tui.boot_pane import BootPane
+from workbench.tui.dialogs import ChoiceDialog, HelpScreen
+from workbench.tui.edit_pane import EditPane
+from workbench.tui.editing import EditSession, Field
+from workbench.tui.formatting import human_size, short_path
+from workbench.tui.model import LoadedStub, default_root, load_stub, stub_in_root
+from workbench.tui.overview import OverviewFacts, OverviewPane
+from workbench.tui.preview_pane import PreviewPane
+from workbench.tui.sections import SectionsPane
+
+TABS = ("overview", "sections", "edit", "preview", "boot")
+
+
+def run_boot(run: BootRun) -> Outcome:
+    """The boot worker's body: a refused request becomes an outcome with the reason."""
+    try:
+        return run.run()
+    except WorkbenchError as error:
+        return Outcome(ok=False, kind="lab-failed", reason=str(error), seconds=0.0)
+
+
+class WorkbenchApp(App[None]):
+    TITLE = "Stub Workbench"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("b", "boot('local')", "Boot"),
+        Binding("n", "boot('net')", "Netboot"),
+        Binding("s", "stop_boot", "Stop", show=False),
+        Binding("escape", "escape", "Stop/leave", show=False),
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+z", "undo", "Undo", priority=True),
+        Binding("ctrl+r", "rehash", "Rehash", priority=True),
+        *(
+            Binding(str(number), f"show_tab('{tab}')", tab.title(), show=False)
+            for number, tab in enumerate(TABS, start=1)
+        ),
+    ]
+
+    def __init__(
+        self,
+        stub_path: Path,
+        *,
+        root: Path | None = None,
+        keys: Path | None = None,
+        expect: str | None = None,
+        boot_timeout: float = 120.0,
+    ) -> None:
+        super().__init__()
+        self.stub_path = Path(stub_path)
+        self.root = Path(root) if root is not None else default_root(self.stub_path)
+        self.root_given = root is not None
+        self.keys = Path(keys) if keys is not None else None
+        self.expect = expect
+        self.boot_timeout = boot_timeout
+        # Opened before the screen exists so a bad file is an error, not an empty app.
+        self.stub: LoadedStub = load_stub(self.stub_path)
+        self.session = EditSession.from_info(self.stub.info)
+        self.readiness: Readiness | None = None
+        self.preview_problems: list[str] = []
+        self.boot_run: BootRun | None = None
+        self.boot_worker: Worker[Outcome] | None = None
+        self.last_outcome: Outcome | None = None
+
+    # -- layout --
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs", initial="overview"):
+            with TabPane("1 Overview", id="overview"):
+                yield OverviewPane(id="overview-pane")
+            with TabPane("2 Sections", id="sections"):
+                yield SectionsPane(id="sections-pane")
+            with TabPane("3 Edit", id="edit"):
+                yield EditPane(id="edit-pane")
+            with TabPane("4 Preview", id="preview"):
+                yield PreviewPane(id="preview-pane")
+            with TabPane("5 Boot", id="boot"):
+                yield BootPane(id="boot-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = short_path(self.stub_path)
+        self.refresh_all()
+
+    # -- presenting --
+
+    @property
+    def root_note(self) -> str:
+        if self.root is None:
+            return "none: pass --root ROOT to preview and boot"
+        where = short_path(self.root)
+        if stub_in_root(self.stub_path, self.root):
+            return f"{where} (the stub's own tree)" if not self.root_given else where
+        return f"{where} (boots ROOT's own EFI/BOOT/BOOTX64.EFI, not this file)"
+
+    def refresh_all(self) -> None:
+        """After load, save or undo: every pane from the current stub and session."""
+        self.readiness = self._readiness()
+        self.query_one(SectionsPane).show(self.stub)
+        self.refresh_edits()
+
+    def refresh_edits(self) -> None:
+        self.query_one(EditPane).show(self.session, self._disabled_notes())
+        self.refresh_preview()
+
+    def refresh_overview(self) -> None:
+        facts = OverviewFacts(
+            stub=self.stub,
+            session=self.session,
+            root=self.root,
+            root_note=self.root_note,
+            keys=self.keys,
+            readiness=self.readiness,
+            problems=self.preview_problems,
+        )
+        self.query_one(OverviewPane).show(facts)
+
+    def refresh_preview(self) -> None:
+        pane = self.query_one(PreviewPane)
+        self.preview_problems = []
+        if self.root is None:
+            pane.show_message("No ROOT: pass --root ROOT (an ESP tree, also served over TFTP).")
+            self.refresh_overview()
+            return
+        try:
+            preview, note = self._preview()
+        except WorkbenchError as error:
+            pane.show_message(f"Preview unavailable: {error}")
+        else:
+            pane.show(preview, note)
+            self.preview_problems = rehash.preview_problems(preview)
+        self.refresh_overview()
+
+    def _preview(self):  # type: ignore[no-untyped-def]
+        from workbench.preview import preview
+
+        assert self.root is not None
+        if not self.session.is_dirty or self.session.errors():
+            note = f"The saved stub, against ROOT {short_path(self.root)}."
+            if self.session.errors():
+                note += " Unsaved edits have errors and are not shown."
+            return preview(self.stub_path, self.root), note
+        # Preview what the edits would do: write them to a scratch copy.
+        with tempfile.TemporaryDirectory(prefix="workbench-preview-") as scratch:
+            edited = Path(scratch) / self.stub_path.name
+            rewrite_sections(self.stub_path, self.session.changes(), edited, signed="drop")
+            note = f"With the unsaved edits, against ROOT {short_path(self.root)}."
+            return preview(edited, self.root), note
+
+    def _readiness(self) -> Readiness | None:
+        try:
+            return secure_boot_readiness(self.stub_path, self.keys)
+        except WorkbenchError as error:
+            self.notify(str(error), severity="error")
+            return None
+
+    def _disabled_notes(self) -> dict[Field, str]:
+        notes: dict[Field, str] = {}
+        info = self.stub.info
+        for name, ref in ((Field.KERNEL_PATH, info.kernel), (Field.INITRD_PATH, info.initrd)):
+            if ref is not None and ref.embedded_size is not None:
+                notes[name] = f"embedded, {human_size(ref.embedded_size)}"
+            else:
+                notes[name] = f"not editable in a {info.flavour} stub"
+        for name in (Field.KERNEL_HASH, Field.INITRD_HASH):
+            notes[name] = f"not used by a {info.flavour} stub"
+        return notes
+
+    def reload(self) -> None:
+        self.stub.close()
+        self.stub = load_stub(self.stub_path)
+        self.session = EditSession.from_info(self.stub.info)
+        self.refresh_all()
+
+    # -- editing --
+
+    def on_edit_pane_field_edited(self, message: EditPane.FieldEdited) -> None:
+        if self.session.values[message.name] == message.value:
+            return
+        self.session.set(message.name, message.value)
+        self.query_one(EditPane).show_errors(self.session)
+        self.refresh_preview()
+
+    def on_edit_pane_field_left(self, _message: EditPane.FieldLeft) -> None:
+        self.session.end_edit()
+
+    def action_undo(self) -> None:
+        if not self.session.undo():
+            self.notify("Nothing to undo.")
+            return
+        self.refresh_edits()
+        self.query_one(EditPane).set_status("Undone.")
+
+    def action_rehash(self) -> None:
+        if self.root is None:
+            self.notify("Rehash needs ROOT: pass --root.", severity="warning")
+            return
+        try:
+            values = rehash.hashes_from_root(self.session, self.root)
+        except WorkbenchError as error:
+            self.query_one(EditPane).set_status(f"Rehash failed: {error}")
+            self.notify(str(error), severity="error")
+            return
+        self.session.set_many(values)
+        self.refresh_edits()
+        changed = [name for name, value in values.items() if value != self.session.saved[name]]
+        status = f"Rehashed from {short_path(self.root)}: " + (
+            f"{len(changed)} hash(es) changed, not saved yet."
+            if changed
+            else "hashes already match."
+        )
+        self.query_one(EditPane).set_status(status)
+
+    def action_save(self) -> None:
+        self.save_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def save_flow(self) -> bool:
+        """Save the edits; True when the file on disk now holds them."""
+        pane = self.query_one(EditPane)
+        if not self.session.is_dirty:
+            self.notify("No unsaved edits.")
+            return True
+        try:
+            changes = self.session.changes()
+        except WorkbenchError as error:
+            pane.set_status(f"Not saved: {error}")
+            self.notify(f"Not saved: {error}", severity="error")
+            return False
+        resign = False
+        if self.stub.is_signed:
+            choices = [("drop", "Save unsigned")]
+            if self.keys is not None:
+                choices.insert(0, ("resign", f"Save and re-sign with {short_path(self.keys)}"))
+            answer = await self.push_screen_wait(
+                ChoiceDialog(
+                    "Saving invalidates the signature",
+                    "The stub is signed; changing its sections breaks the signature."
+                    + ("" if self.keys else " Pass --keys KEYDIR to re-sign on save."),
+                    choices,
+                )
+            )
+            if answer is None:
+                pane.set_status("Not saved.")
+                return False
+            resign = answer == "resign"
+        try:
+            self._write(changes, resign=resign)
+        except WorkbenchError as error:
+            pane.set_status(f"Not saved, the file is unchanged: {error}")
+            self.notify(f"Not saved: {error}", severity="error")
+            return False
+        self.reload()
+        signed_note = " and re-signed" if resign else ""
+        pane.set_status(f"Saved{signed_note} {short_path(self.stub_path)}.")
+        self.notify(f"Saved{signed_note} {short_path(self.stub_path)}")
+        return True
+
+    def _write(self, changes: dict[str, bytes | None], *, resign: bool) -> None:
+        signed = "drop" if self.stub.is_signed else "refuse"
+        if not resign:
+            rewrite_sections(self.stub_path, changes, signed=signed)
+            return
+        assert self.keys is not None
+        # Edit a scratch copy, then sign it onto the stub: one atomic replace of the original.
+        parent = self.stub_path.parent
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".workbench-") as scratch:
+            edited = Path(scratch) / self.stub_path.name
+            rewrite_sections(self.stub_path, changes, edited, signed="drop")
+            sign(edited, self.keys, out=self.stub_path)
+
+    # -- booting --
+
+    @property
+    def boot_running(self) -> bool:
+        return self.boot_worker is not None and not self.boot_worker.is_finished
+
+    def action_boot(self, mode: str) -> None:
+        self.boot_flow(mode)
+
+    @work(exclusive=True, group="dialog")
+    async def boot_flow(self, mode: str) -> None:
+        if self.boot_running:
+            self.notify("A boot is already running: s stops it.", severity="warning")
+            return
+        if self.root is None:
+            self.notify("Booting needs ROOT: pass --root.", severity="warning")
+            return
+        which = "the saved stub"
+        if self.session.is_dirty and stub_in_root(self.stub_path, self.root):
+            answer = await self.push_screen_wait(
+                ChoiceDialog(
+                    "Unsaved edits",
+                    "The boot runs the file on disk. Save the edits first?",
+                    [("save", "Save and boot"), ("saved", "Boot the saved file")],
+                )
+            )
+            if answer is None:
+                return
+            if answer == "save":
+                if not await self.save_flow().wait():
+                    return
+                which = "the stub with the edits just saved"
+            else:
+                which = "the saved stub, without the unsaved edits"
+        self.start_boot(mode, which)
+
+    def start_boot(self, mode: str, which: str = "the saved stub") -> None:
+        assert self.root is not None
+        request = BootRequest(
+            root=self.root, mode=mode, expect=self.expect, timeout=self.boot_timeout
+        )  # type: ignore[arg-type]
+        pane = self.query_one(BootPane)
+        self.query_one(TabbedContent).active = "boot"
+        label = "local ESP" if mode == "local" else "netboot"
+        pane.start(f"{label} of {short_path(self.root)}: {which}")
+        run = BootRun(request, on_event=lambda event: pane.post_message(BootPane.RunEvent(event)))
+        self.boot_run = run
+        self.boot_worker = self.run_worker(
+            lambda: run_boot(run), thread=True, exclusive=True, group="boot", name=f"boot-{mode}"
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self.boot_worker or not event.worker.is_finished:
+            return
+        outcome = event.worker.result
+        if outcome is None:
+            reason = str(event.worker.error or "the boot was cancelled")
+            outcome = Outcome(ok=False, kind="lab-failed", reason=reason, seconds=0.0)
+        pane = self.query_one(BootPane)
+        if pane.outcome is None:
+            pane.finish(outcome)
+        self.last_outcome = outcome
+        self.boot_run = None
+
+    def action_stop_boot(self) -> None:
+        if self.boot_run is None or not self.boot_running:
+            self.notify("No boot is running.")
+            return
+        self.boot_run.stop()
+
+    def action_escape(self) -> None:
+        if self.boot_running:
+            self.action_stop_boot()
+        elif isinstance(self.focused, Input):
+            self.query_one(TabbedContent).query_one("Tabs").focus()
+
+    async def stop_boot_and_wait(self) -> None:
+        if self.boot_run is not None and self.boot_worker is not None:
+            self.boot_run.stop()
+            await self.boot_worker.wait()
+
+    # -- the rest --
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        await self.stop_boot_and_wait()
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        if self.boot_run is not None:
+            self.boot_run.stop()
+        self.stub.close()

@@ -1,0 +1,180 @@
+"""Boot pane: outcome banner, timeline of stub steps, TFTP transfers, and the live serial console.
+
+Events arrive from the boot worker thread as `BootPane.RunEvent` messages (post_message is
+thread-safe), so every widget change happens on the app's thread.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Label, ProgressBar, RichLog, Static
+
+from workbench.lab.events import (
+    Event,
+    LabNote,
+    Outcome,
+    Reset,
+    SerialLine,
+    StubStep,
+    TftpTransfer,
+)
+from workbench.tui.formatting import human_size
+
+SERIAL_LINES = 5000
+
+OUTCOME_TITLES = {
+    "booted": "BOOTED",
+    "stub-error": "STUB ERROR",
+    "timeout": "TIMED OUT",
+    "reset-loop": "RESET LOOP",
+    "qemu-failed": "QEMU FAILED",
+    "lab-failed": "LAB FAILED",
+    "interrupted": "STOPPED",
+    "exited": "MACHINE EXITED",
+}
+
+
+def step_detail(step: StubStep) -> str:
+    """The interesting part of a `stub: ` line, without the prefix."""
+    return step.raw.removeprefix("stub:").strip()
+
+
+class TransferRow(Horizontal):
+    """One TFTP file: name, a progress bar, bytes and rate."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(classes="transfer")
+        self.filename = filename
+        self.latest: TftpTransfer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.filename, classes="transfer-name")
+        yield ProgressBar(show_eta=False, show_percentage=True, classes="transfer-bar")
+        yield Label("", classes="transfer-info")
+
+    def update_from(self, event: TftpTransfer) -> None:
+        self.latest = event
+        if self.is_mounted:
+            self._apply()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._apply)
+
+    def _apply(self) -> None:
+        event = self.latest
+        bars = self.query(ProgressBar)
+        if event is None or not bars:
+            return
+        bar = bars.first()
+        info = self.query_one(".transfer-info", Label)
+        if event.total:
+            bar.update(total=event.total, progress=event.bytes)
+        rate = event.bytes / event.seconds if event.seconds > 0 else 0.0
+        amount = human_size(event.bytes)
+        if event.state == "probe":
+            info.update("size probe")
+        elif event.state in ("failed", "refused"):
+            info.update(f"{event.state}: {event.error or ''}".strip())
+            self.add_class("-failed")
+        elif event.state == "done":
+            bar.update(total=max(event.bytes, 1), progress=max(event.bytes, 1))
+            info.update(f"{amount} {human_size(int(rate))}/s done")
+        else:
+            info.update(f"{amount} {human_size(int(rate))}/s")
+
+
+class BootPane(Vertical):
+    class RunEvent(Message):
+        """One event of the running boot, carried from the worker thread."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.outcome: Outcome | None = None
+        self._transfers: dict[str, TransferRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("Press b to boot ROOT from a local ESP, n to netboot it.", id="boot-banner")
+        with Horizontal(id="boot-upper"):
+            timeline: DataTable[str] = DataTable(id="boot-timeline", cursor_type="none")
+            yield timeline
+            yield VerticalScroll(id="boot-transfers")
+        yield RichLog(id="boot-serial", max_lines=SERIAL_LINES, wrap=True, markup=False)
+
+    def on_mount(self) -> None:
+        timeline = self.query_one("#boot-timeline", DataTable)
+        timeline.add_column("t", key="t")
+        timeline.add_column("step", key="step")
+
+    # -- driven by the app --
+
+    def start(self, description: str) -> None:
+        self.outcome = None
+        self._transfers.clear()
+        self.query_one("#boot-transfers").remove_children()
+        self.query_one("#boot-timeline", DataTable).clear()
+        self.query_one("#boot-serial", RichLog).clear()
+        self.set_class(False, "-ok", "-failed", "-transfers")
+        self.add_class("-running")
+        self._banner(f"RUNNING  {description}  (s or Esc stops)")
+
+    def on_boot_pane_run_event(self, message: RunEvent) -> None:
+        message.stop()
+        event = message.event
+        if isinstance(event, SerialLine):
+            self.query_one("#boot-serial", RichLog).write(event.text)
+        elif isinstance(event, StubStep):
+            self._timeline(event.t, step_detail(event))
+        elif isinstance(event, TftpTransfer):
+            self._transfer(event)
+        elif isinstance(event, Reset):
+            self._timeline(event.t, "machine reset")
+        elif isinstance(event, LabNote):
+            self._timeline(event.t, event.text)
+        elif isinstance(event, Outcome):
+            self.finish(event)
+
+    def finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.remove_class("-running")
+        self.set_class(outcome.ok, "-ok")
+        self.set_class(not outcome.ok, "-failed")
+        title = OUTCOME_TITLES.get(outcome.kind, outcome.kind.upper())
+        resets = f", {outcome.resets} reset(s)" if outcome.resets else ""
+        self._banner(f"{title}  {outcome.reason}  ({outcome.seconds:.1f} s{resets})")
+
+    @property
+    def banner_text(self) -> str:
+        return str(self.query_one("#boot-banner", Static).content)
+
+    @property
+    def timeline_steps(self) -> list[str]:
+        table = self.query_one("#boot-timeline", DataTable)
+        return [str(table.get_cell_at((row, 1))) for row in range(table.row_count)]
+
+    # -- pieces --
+
+    def _banner(self, text: str) -> None:
+        self.query_one("#boot-banner", Static).update(text)
+
+    def _timeline(self, t: float, text: str) -> None:
+        table = self.query_one("#boot-timeline", DataTable)
+        table.add_row(f"{t:6.2f}", text)
+        table.move_cursor(row=table.row_count - 1)
+        table.scroll_end(animate=False)
+
+    def _transfer(self, event: TftpTransfer) -> None:
+        row = self._transfers.get(event.filename)
+        if row is None:
+            row = TransferRow(event.filename)
+            self._transfers[event.filename] = row
+            row.latest = event
+            self.add_class("-transfers")
+            self.query_one("#boot-transfers").mount(row)
+            return
+        row.update_from(event)

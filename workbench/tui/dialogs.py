@@ -1,0 +1,89 @@
+"""Modal screens: a choice between a few buttons, and the help screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Markdown, Static
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """A question with one button per answer; Escape answers None (cancel)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, message: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.title_text, id="dialog-title")
+            yield Static(self.message, id="dialog-message")
+            with Horizontal(id="dialog-buttons"):
+                for index, (choice, label) in enumerate(self.choices):
+                    variant = "primary" if index == 0 else "default"
+                    yield Button(label, id=f"choice-{choice}", variant=variant)
+                yield Button("Cancel", id="choice-cancel")
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        choice = (event.button.id or "").removeprefix("choice-")
+        self.dismiss(None if choice == "cancel" else choice)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+HELP_TEXT = """\
+# Stub Workbench
+
+Inspect, edit, preview and boot one UEFI stub.
+
+## Keys
+
+| key | does |
+|---|---|
+| `1`..`5` | Overview, Sections, Edit, Preview, Boot |
+| `b` | boot ROOT from a local ESP (QEMU + OVMF) |
+| `n` | netboot ROOT over PXE/TFTP in a private network |
+| `s`, `Esc` | stop the running boot |
+| `Ctrl+S` | save the edits (atomic; asks before dropping a signature) |
+| `Ctrl+Z` | undo the last unsaved edit |
+| `Ctrl+R` | rehash kernel and initrd from the files under ROOT |
+| `Esc` | leave a text field |
+| `q`, `Ctrl+Q` | quit (stops a running boot first) |
+| `?` | this help |
+
+## Editing
+
+Fields are checked as you type: a hash is 64 hex digits, a path follows the
+stub's rules (`\\EFI\\Linux\\vmlinuz` or `tftp://a.b.c.d/name`). Saving rewrites
+the stub's sections; the file on disk changes only when the whole write succeeds.
+
+## Boot
+
+The boot runs the stub at ROOT/EFI/BOOT/BOOTX64.EFI. With unsaved edits you are
+asked whether to save first or to boot the saved file.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP_TEXT)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,67 @@
+"""Small text helpers shared by the panes: sizes, short paths, hex dumps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HEX_DUMP_LIMIT = 4096
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def short_path(path: Path | str | None) -> str:
+    """Relative to the working directory when below it: shorter, and free of temp prefixes."""
+    if path is None:
+        return "-"
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+    except OSError:
+        return os.fspath(path)
+
+
+def hex_dump(data: bytes, limit: int = HEX_DUMP_LIMIT) -> str:
+    """Classic 16-bytes-a-line dump of at most `limit` bytes, with a note when cut."""
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        chunk = data[offset : offset + 16]
+        hex_part = " ".join(f"{byte:02x}" for byte in chunk)
+        text_part = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
+        lines.append(f"{offset:08x}  {hex_part:<47}  {text_part}")
+    if len(data) > limit:
+        lines.append(f"... {len(data) - limit} more bytes")
+    if not data:
+        lines.append("(empty)")
+    return "\n".join(lines)
+
+
+def looks_like_text(data: bytes) -> bool:
+    """UTF-8 without control characters other than tab and newlines."""
+    if not data:
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(char.isprintable() or char in "\t\r\n" for char in text.rstrip("\0"))
+
+
+def decode_section(name: str, data: bytes) -> tuple[str, str]:
+    """(kind, rendering) of a section's bytes: "text", "sha256" or "hex"."""
+    if len(data) == 32 and name.endswith("h") and not looks_like_text(data):
+        return "sha256", data.hex()
+    if looks_like_text(data):
+        return "text", data.decode("utf-8").rstrip("\0")
+    return "hex", hex_dump(data)

@@ -1,0 +1,72 @@
+"""What the app knows about the opened stub: a Textual-free snapshot built from the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import contract
+from workbench.pe.image import PeImage, Section, SignatureInfo
+from workbench.stubinfo import StubInfo, describe
+
+
+@dataclass(frozen=True)
+class SectionRow:
+    section: Section
+    sha256: str
+
+
+@dataclass
+class LoadedStub:
+    """The stub as saved on disk. Keeps its PeImage open so section data is read on demand."""
+
+    path: Path
+    size: int
+    info: StubInfo
+    rows: list[SectionRow]
+    is_signed: bool
+    signature: SignatureInfo | None
+    image: PeImage
+
+    def section_data(self, section: Section) -> bytes:
+        return self.image.section_data(section)
+
+    def close(self) -> None:
+        self.image.close()
+
+
+def load_stub(path: Path) -> LoadedStub:
+    """Open and describe the stub; raises WorkbenchError with the reason when it cannot."""
+    image = PeImage.open(path)
+    try:
+        info = describe(image)
+        rows = [SectionRow(section, image.section_sha256(section)) for section in image.sections]
+        return LoadedStub(
+            path=path,
+            size=path.stat().st_size,
+            info=info,
+            rows=rows,
+            is_signed=image.is_signed,
+            signature=image.signature,
+            image=image,
+        )
+    except BaseException:
+        image.close()
+        raise
+
+
+def default_root(stub: Path) -> Path | None:
+    """The tree the stub sits in, when it sits at ROOT/EFI/BOOT/BOOTX64.EFI (any case, like FAT)."""
+    parts = stub.resolve().parts
+    boot_parts = Path(contract.BOOT_PATH).parts
+    if len(parts) <= len(boot_parts):
+        return None
+    tail = [part.lower() for part in parts[-len(boot_parts) :]]
+    if tail != [part.lower() for part in boot_parts]:
+        return None
+    return Path(*parts[: -len(boot_parts)])
+
+
+def stub_in_root(stub: Path, root: Path) -> bool:
+    """Whether booting ROOT runs this very file."""
+    return default_root(stub) == root.resolve()

@@ -1,0 +1,53 @@
+"""Glue between the Edit pane and the preview service: new hashes from ROOT, and the problems
+the preview predicts, phrased for the overview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.builder import file_sha256
+from workbench.errors import WorkbenchError
+from workbench.paths import parse_stub_path
+from workbench.preview import Preview
+from workbench.preview import _find_case_insensitive as find_on_esp
+from workbench.tui.editing import EditSession, Field
+
+PAIRS = ((Field.KERNEL_PATH, Field.KERNEL_HASH), (Field.INITRD_PATH, Field.INITRD_HASH))
+
+
+def hashes_from_root(session: EditSession, root: Path) -> dict[Field, str]:
+    """The SHA-256 of each file the (edited) paths name under ROOT, found like the firmware does."""
+    values: dict[Field, str] = {}
+    for path_field, hash_field in PAIRS:
+        if hash_field not in session.editable or path_field not in session.editable:
+            continue
+        text = session.values[path_field]
+        if not text:
+            continue
+        role = "kernel" if path_field == Field.KERNEL_PATH else "initrd"
+        path = parse_stub_path(text)
+        found = _served(root, path.tftp_name) if path.is_url else find_on_esp(root, path.esp_parts)
+        if found is None:
+            raise WorkbenchError(f"{role} {text}: not found under {root}")
+        values[hash_field] = file_sha256(found).hex()
+    if not values:
+        raise WorkbenchError("this stub has no file paths to rehash")
+    return values
+
+
+def _served(root: Path, name: str) -> Path | None:
+    candidate = (root / name).resolve()
+    if candidate.is_relative_to(root.resolve()) and candidate.is_file():
+        return candidate
+    return None
+
+
+def preview_problems(preview: Preview) -> list[str]:
+    """What the preview says will go wrong, local boot first, then netboot."""
+    problems = [f"local: {item.note}" for item in preview.local.files if item.note]
+    if not preview.local.files and preview.local.reason:
+        problems.append(f"local: {preview.local.reason}")
+    problems += [f"netboot: {item.note}" for item in preview.net.files if item.note]
+    if not preview.net.files and preview.net.reason:
+        problems.append(f"netboot: {preview.net.reason}")
+    return problems
