@@ -262,7 +262,7 @@ class TftpServer:
             return
         try:
             self._report_end(context)
-        except Exception as error:  # noqa: BLE001 (never let a report stop the listener)
+        except Exception as error:
             self.report(TftpTransfer("?", context.host, "failed", error=f"report: {error}"))
 
     def _report_end(self, context: Any) -> None:

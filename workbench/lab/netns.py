@@ -1,0 +1,137 @@
+"""The private network lab: a network namespace with a tap device, DHCP, TFTP and QEMU.
+
+The parent runs `python -m workbench.lab.netns_child CONFIG` under `unshare --net` (with
+`--user --map-root-user` when not root). Inside, the child brings up a tap device, dnsmasq as
+DHCP only, our TFTP server and QEMU, and streams events back as JSON lines on stdout. The
+namespace, its tap device and every server in it end with the child's process group, so no DHCP
+server ever answers on a host interface and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.errors import WorkbenchError
+from workbench.lab.events import Event, LabFailed, MachineExit, event_from_dict
+from workbench.lab.firmware import Firmware
+
+if TYPE_CHECKING:
+    from workbench.lab.boot import BootRequest
+
+SERVER_ADDRESS = "10.0.2.2"
+TAP_DEVICE = "tap0"
+TOOLS = ("unshare", "ip", "dnsmasq")
+STOP_GRACE = 3.0
+
+
+def find_tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        raise WorkbenchError(f"{name} not found (the network lab needs iproute2, dnsmasq, unshare)")
+    return path
+
+
+def unshare_command() -> list[str]:
+    """Root gets a plain network namespace; others map themselves to root in a user one."""
+    unshare = find_tool("unshare")
+    if os.geteuid() == 0:
+        return [unshare, "--net", "--"]
+    return [unshare, "--user", "--map-root-user", "--net", "--"]
+
+
+class NetLab:
+    def __init__(self, request: BootRequest, firmware: Firmware, workdir: Path) -> None:
+        self.request = request
+        self.firmware = firmware
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._stopping = False
+
+    def config(self) -> dict:
+        vars_path = self.workdir / "vars.fd"
+        shutil.copyfile(self.request.vars_template or self.firmware.vars_template, vars_path)
+        return {
+            "root": str(Path(self.request.root).resolve()),
+            "workdir": str(self.workdir),
+            "firmware": {k: str(v) if isinstance(v, Path) else v
+                         for k, v in asdict(self.firmware).items()},
+            "vars_path": str(vars_path),
+            "memory_mb": self.request.memory_mb,
+            "secure_boot": self.request.secure_boot,
+            "faults": self.request.faults.to_dict() if self.request.faults else None,
+        }
+
+    def start(self, publish: Callable[[Event], None]) -> None:
+        for tool in TOOLS:
+            find_tool(tool)
+        config_path = self.workdir / "lab.json"
+        config_path.write_text(json.dumps(self.config()))
+        command = [*unshare_command(), sys.executable, "-m", "workbench.lab.netns_child",
+                   str(config_path)]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # the whole lab is one process group
+        )
+        self._reader = threading.Thread(target=self._read, args=(publish,), daemon=True)
+        self._reader.start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read(self, publish: Callable[[Event], None]) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        machine_ended = False
+        for line in self.process.stdout:
+            try:
+                event = event_from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+            machine_ended = machine_ended or isinstance(event, MachineExit | LabFailed)
+            publish(event)
+        code = self.process.wait()
+        if not machine_ended and not self._stopping:
+            last = self._stderr_tail[-1] if self._stderr_tail else f"exit code {code}"
+            publish(LabFailed(f"network lab ended unexpectedly: {last}"))
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8", errors="replace").strip()
+            if line:
+                self._stderr_tail.append(line)
+
+    def stop(self) -> None:
+        """End the lab's process group: TERM, then KILL; safe to call twice."""
+        self._stopping = True
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE)
+        # Whatever is left in the group (QEMU, dnsmasq) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
