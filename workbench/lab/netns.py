@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
-from workbench.lab.events import Event, LabFailed, MachineExit, event_from_dict
+from workbench.lab.events import Event, LabFailed, LabNote, MachineExit, event_from_dict
 from workbench.lab.firmware import Firmware
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class NetLab:
             stderr=subprocess.PIPE,
             start_new_session=True,  # the whole lab is one process group
         )
+        publish(LabNote(f"network lab started (pid {self.process.pid})"))
         self._reader = threading.Thread(target=self._read, args=(publish,), daemon=True)
         self._reader.start()
         threading.Thread(target=self._read_stderr, daemon=True).start()

@@ -110,7 +110,7 @@ def run(config: dict) -> int:
         emit(LabNote(f"tftp: serving {config['root']} on {SERVER_ADDRESS}:69"))
         try:
             dnsmasq = start_dnsmasq(workdir)
-            emit(LabNote(f"dnsmasq: DHCP only on {TAP_DEVICE}, range {DHCP_RANGE}"))
+            emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {DHCP_RANGE}"))
             spec = MachineSpec(
                 firmware=firmware,
                 vars_path=Path(config["vars_path"]),
