@@ -1,0 +1,97 @@
+"""Our stub booted by OVMF from a local ESP image, to the sample initramfs's marker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BASE_CMDLINE, require_tool
+from lab_support import Recorder, assert_nothing_left
+
+from workbench.contract import SAMPLE_MARKER
+from workbench.lab.boot import BootRequest, boot
+
+pytestmark = [pytest.mark.boot, pytest.mark.timeout(150)]
+
+SPECIAL_CMDLINE = f'{BASE_CMDLINE} wb.note="a b" wb.name=Grüße'
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    for tool in ("qemu-system-x86_64", "mkfs.vfat", "mcopy"):
+        require_tool(tool)
+
+
+def boot_local(root: Path, expect: str | None = SAMPLE_MARKER) -> tuple[object, Recorder]:
+    recorder = Recorder()
+    outcome = boot(BootRequest(root=root, mode="local", expect=expect, timeout=90), recorder)
+    assert_nothing_left(recorder)
+    return outcome, recorder
+
+
+def marker_line(recorder: Recorder) -> str:
+    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_thin_stub_boots_with_the_exact_command_line(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_local(make_tree(SPECIAL_CMDLINE))
+    assert outcome.ok, outcome.reason
+    assert outcome.kind == "booted"
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={SPECIAL_CMDLINE}"
+    loaded = recorder.steps("loaded")
+    assert [(s.subject, s.fields.get("sha256")) for s in loaded] == [
+        ("kernel", "ok"),
+        ("initrd", "ok"),
+    ]
+    assert recorder.steps("source")[0].fields["source"] == "local"
+    assert recorder.steps("error") == []
+
+
+def test_fat_stub_boots_without_expect_until_power_off(make_tree: Callable[..., Path]) -> None:
+    root = make_tree(fat=True)
+    assert not (root / "EFI" / "Linux").exists() or not any((root / "EFI" / "Linux").iterdir())
+    outcome, recorder = boot_local(root, expect=None)
+    # The default goal: the stub starts the kernel and the machine powers itself off.
+    assert outcome.ok, outcome.reason
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
+    assert recorder.steps("starting")
+    assert all("embedded" in s.fields for s in recorder.steps("loaded"))
+
+
+@pytest.mark.parametrize(
+    ("what", "filename"), [("kernel", "vmlinuz"), ("initrd", "initrd.img")]
+)
+def test_tampered_file_never_boots_and_resets(
+    make_tree: Callable[..., Path], what: str, filename: str
+) -> None:
+    root = make_tree()
+    flip_byte(root / "EFI" / "Linux" / filename, 4096)
+    outcome, recorder = boot_local(root)
+    assert not outcome.ok
+    assert outcome.kind == "stub-error"
+    assert SAMPLE_MARKER not in recorder.serial()
+    errors = recorder.steps("error")
+    assert errors and errors[0].subject == what
+    assert errors[0].path is not None and errors[0].path.endswith(filename)
+    assert "sha256" in (errors[0].reason or "")
+    assert outcome.reset_after_error
+    assert outcome.resets == 1
+
+
+def test_missing_initrd_is_named_and_resets(make_tree: Callable[..., Path]) -> None:
+    root = make_tree()
+    (root / "EFI" / "Linux" / "initrd.img").unlink()
+    outcome, recorder = boot_local(root)
+    assert outcome.kind == "stub-error"
+    assert SAMPLE_MARKER not in recorder.serial()
+    error = recorder.steps("error")[0]
+    assert error.subject == "initrd"
+    assert error.path is not None and error.path.endswith("initrd.img")
+    assert outcome.reset_after_error
