@@ -1,0 +1,22 @@
+/* A minimal test harness: CHECK records a pass or a failure (with its location). */
+#ifndef STUB_CHECK_H
+#define STUB_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int check_passed, check_failed;
+
+#define CHECK(cond) check_record((cond) != 0, #cond, __FILE__, __LINE__)
+#define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__)
+
+void check_record(int ok, const char *what, const char *file, int line);
+void check_str(const char *got, const char *want, const char *file, int line);
+
+void test_sha256(void);
+void test_pe(void);
+void test_paths(void);
+void test_text(void);
+void test_dhcp(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* Host test runner for the stub's pure C. The last line is "N passed, N failed". */
+#include "check.h"
+
+int check_passed, check_failed;
+
+void check_record(int ok, const char *what, const char *file, int line)
+{
+    if (ok) {
+        check_passed++;
+        return;
+    }
+    check_failed++;
+    printf("FAIL %s:%d: %s\n", file, line, what);
+}
+
+void check_str(const char *got, const char *want, const char *file, int line)
+{
+    int ok = (got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0);
+    if (ok) {
+        check_passed++;
+        return;
+    }
+    check_failed++;
+    printf("FAIL %s:%d: got \"%s\", want \"%s\"\n", file, line, got ? got : "(null)",
+           want ? want : "(null)");
+}
+
+int main(void)
+{
+    test_sha256();
+    test_pe();
+    test_paths();
+    test_text();
+    test_dhcp();
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
