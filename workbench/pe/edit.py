@@ -380,7 +380,7 @@ def _header_bytes(image: PeImage, layout: _Layout, drop_signature: bool) -> byte
     for entry in plan:
         header += struct.pack(
             "<8sIIIIIIHHI",
-            entry.name.encode("ascii"),
+            entry.name.encode("latin-1"),  # existing names may hold any byte
             entry.virtual_size,
             entry.virtual_address,
             entry.raw_size,
