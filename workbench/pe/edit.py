@@ -33,7 +33,6 @@ from workbench.pe.image import (
 
 DATA_FLAGS = SCN_MEM_READ | SCN_CNT_INITIALIZED_DATA
 KERNEL_FLAGS = SCN_MEM_READ | SCN_MEM_EXECUTE | SCN_CNT_CODE
-COPY_CHUNK = 8 << 20
 UINT32_MAX = 0xFFFFFFFF
 
 
@@ -444,9 +443,11 @@ def _write_contents(output: BinaryIO, image: PeImage, entry: _Planned) -> int:
     assert entry.original is not None
     start = entry.original.raw_offset
     length = min(entry.original.raw_size, max(0, image.file_size - start))
-    for offset in range(0, length, COPY_CHUNK):
-        output.write(image.read(start + offset, min(COPY_CHUNK, length - offset)))
-    return length
+    written = 0
+    for chunk in image.iter_chunks(start, length):
+        output.write(chunk)
+        written += len(chunk)
+    return written
 
 
 def _check_output(path: Path, changes: dict[str, bytes | None]) -> None:

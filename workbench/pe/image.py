@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import stat
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +23,7 @@ PE32_PLUS_MAGIC = 0x20B
 SECTION_HEADER_SIZE = 40
 COFF_HEADER_SIZE = 20
 SECURITY_DIRECTORY = 4
+READ_CHUNK = 1 << 20
 
 DIRECTORY_NAMES = (
     "export", "import", "resource", "exception", "security", "basereloc", "debug",
@@ -91,9 +94,11 @@ class HeaderOffsets:
 class PeImage:
     """A PE file opened read-only; use as a context manager or call close()."""
 
-    def __init__(self, path: Path, data: mmap.mmap | bytes) -> None:
+    def __init__(self, path: Path, data: mmap.mmap | bytes, fd: int | None = None) -> None:
         self.path = path
         self._data = data
+        self._fd = fd  # kept for bulk reads that should not grow the mapping's resident set
+        self._digests: dict[Section, str] = {}
         self._parse()
 
     # -- opening ---------------------------------------------------------------------------
@@ -102,21 +107,33 @@ class PeImage:
     def open(cls, path: str | os.PathLike[str]) -> PeImage:
         path = Path(path)
         try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size == 0:
-                    raise WorkbenchError(f"not a PE file: {path} is empty")
-                data: mmap.mmap | bytes = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             raise WorkbenchError(f"no such file: {path}") from None
         except IsADirectoryError:
             raise WorkbenchError(f"not a file: {path}") from None
-        except (OSError, ValueError) as error:
+        except OSError as error:
             raise WorkbenchError(f"cannot read {path}: {_reason(error)}") from None
         try:
-            return cls(path, data)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise IsADirectoryError
+            if os.fstat(fd).st_size == 0:
+                raise WorkbenchError(f"not a PE file: {path} is empty")
+            data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        except IsADirectoryError:
+            os.close(fd)
+            raise WorkbenchError(f"not a file: {path}") from None
+        except (OSError, ValueError) as error:
+            os.close(fd)
+            raise WorkbenchError(f"cannot read {path}: {_reason(error)}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            return cls(path, data, fd)
         except BaseException:
             data.close()
+            os.close(fd)
             raise
 
     @classmethod
@@ -126,6 +143,9 @@ class PeImage:
     def close(self) -> None:
         if isinstance(self._data, mmap.mmap) and not self._data.closed:
             self._data.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> PeImage:
         return self
@@ -253,8 +273,29 @@ class PeImage:
             return bytes(view)
 
     def section_sha256(self, section_or_name: Section | str) -> str:
-        with self.section_view(section_or_name) as view:
-            return hashlib.sha256(view).hexdigest()
+        section = self._resolve(section_or_name)
+        if section not in self._digests:
+            digest = hashlib.sha256()
+            start = min(section.raw_offset, len(self._data))
+            end = min(section.raw_offset + section.data_size, len(self._data))
+            for chunk in self.iter_chunks(start, end - start):
+                digest.update(chunk)
+            self._digests[section] = digest.hexdigest()
+        return self._digests[section]
+
+    def iter_chunks(self, offset: int, length: int) -> Iterator[bytes]:
+        """File bytes in pieces, read with pread so hashing 200 MB does not map 200 MB."""
+        end = min(offset + length, len(self._data))
+        while offset < end:
+            size = min(READ_CHUNK, end - offset)
+            if self._fd is not None:
+                chunk = os.pread(self._fd, size, offset)
+                if not chunk:
+                    return
+            else:
+                chunk = bytes(self._data[offset : offset + size])
+            yield chunk
+            offset += len(chunk)
 
     def read(self, offset: int, length: int) -> bytes:
         """Raw file bytes (clipped to the file)."""
