@@ -92,7 +92,6 @@ async def test_edit_then_boot_asks_to_save_and_boots_the_new_cmdline(
         await wait_until(pilot, lambda: pane.outcome is not None, 180)
         assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
         assert pane.banner_text.startswith("BOOTED")
-        assert "the stub with the edits just saved" not in pane.banner_text
         steps = pane.timeline_steps
         assert any(step.startswith("loaded kernel") and "sha256=ok" in step for step in steps)
         assert "starting kernel" in steps

@@ -239,6 +239,9 @@ class WorkbenchApp(App[None]):
 
     @work(exclusive=True, group="dialog")
     async def save_flow(self) -> bool:
+        return await self.save()
+
+    async def save(self) -> bool:
         """Save the edits; True when the file on disk now holds them."""
         pane = self.query_one(EditPane)
         if not self.session.is_dirty:
@@ -321,7 +324,7 @@ class WorkbenchApp(App[None]):
             if answer is None:
                 return
             if answer == "save":
-                if not await self.save_flow().wait():
+                if not await self.save():
                     return
                 which = "the stub with the edits just saved"
             else:
