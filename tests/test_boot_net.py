@@ -1,0 +1,107 @@
+"""Our stub PXE-booted by OVMF in the private network lab, with the TFTP server's faults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BASE_CMDLINE, require, require_tool
+from lab_support import Recorder, assert_nothing_left
+
+from workbench.contract import SAMPLE_MARKER
+from workbench.lab.boot import BootRequest, boot
+from workbench.lab.events import Outcome
+from workbench.lab.tftp import FaultPlan
+
+pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
+
+SPECIAL_CMDLINE = f'{BASE_CMDLINE} wb.note="a b" wb.name=Grüße'
+KERNEL = "EFI/Linux/vmlinuz"
+INITRD = "EFI/Linux/initrd.img"
+
+
+@pytest.fixture(autouse=True)
+def _lab_tools() -> None:
+    for tool in ("qemu-system-x86_64", "unshare", "ip", "dnsmasq"):
+        require_tool(tool)
+    require(os.path.exists("/dev/net/tun"), "/dev/net/tun for the lab's tap device")
+
+
+def boot_net(
+    root: Path, faults: FaultPlan | None = None, max_resets: int = 0, timeout: float = 150
+) -> tuple[Outcome, Recorder]:
+    recorder = Recorder()
+    request = BootRequest(
+        root=root,
+        mode="net",
+        expect=SAMPLE_MARKER,
+        timeout=timeout,
+        faults=faults,
+        max_resets=max_resets,
+    )
+    outcome = boot(request, recorder)
+    assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
+    assert_nothing_left(recorder)
+    return outcome, recorder
+
+
+def marker_line(recorder: Recorder) -> str:
+    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))
+
+
+def test_thin_stub_netboots_with_the_exact_command_line(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_net(make_tree(SPECIAL_CMDLINE))
+    assert outcome.ok, outcome.reason
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={SPECIAL_CMDLINE}"
+    source = recorder.steps("source")[0]
+    assert source.fields == {"source": "net", "server": "10.0.2.2"}
+    done = {t.filename: t for t in recorder.transfers("done")}
+    assert {"EFI/BOOT/BOOTX64.EFI", KERNEL, INITRD} <= set(done)
+    assert done[KERNEL].bytes == done[KERNEL].total
+    # EDK2 asks for the size first and aborts: shown as a probe, not as a failure.
+    assert recorder.transfers("probe")
+    assert recorder.transfers("failed") == []
+
+
+def test_fat_stub_netboots(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_net(make_tree(fat=True))
+    assert outcome.ok, outcome.reason
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
+    # Everything came inside the boot file.
+    assert {t.filename for t in recorder.transfers("done")} == {"EFI/BOOT/BOOTX64.EFI"}
+
+
+def test_tampered_initrd_on_the_server_never_boots(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_net(make_tree(), FaultPlan(corrupt={INITRD: 5000}))
+    assert outcome.kind == "stub-error"
+    assert SAMPLE_MARKER not in recorder.serial()
+    error = recorder.steps("error")[0]
+    assert error.subject == "initrd"
+    assert error.path is not None and error.path.endswith("initrd.img")
+    assert outcome.reset_after_error
+
+
+def test_first_kernel_request_fails_then_pxe_retry_boots(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_net(make_tree(), FaultPlan(fail_first={KERNEL: 1}), max_resets=1)
+    assert outcome.ok, outcome.reason
+    assert outcome.resets == 1
+    assert outcome.reset_after_error
+    assert outcome.errors and outcome.errors[0].startswith("error: kernel")
+    failed = recorder.transfers("failed")
+    assert [t.filename for t in failed] == [KERNEL]
+    # The boot file was fetched once per PXE attempt.
+    assert [t.filename for t in recorder.transfers("done")].count("EFI/BOOT/BOOTX64.EFI") == 2
+
+
+def test_server_stalling_mid_initrd_errors_and_resets(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_net(
+        make_tree(), FaultPlan(stop_after={INITRD: 300_000}), timeout=180
+    )
+    assert outcome.kind == "stub-error", outcome.reason
+    assert SAMPLE_MARKER not in recorder.serial()
+    assert recorder.steps("error")[0].subject == "initrd"
+    assert outcome.reset_after_error
+    stalled = [t for t in recorder.transfers("failed") if t.filename == INITRD]
+    assert stalled and "stopped after" in (stalled[0].error or "")
