@@ -38,7 +38,51 @@ const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, uint8_t server[4])
     return dhcp_boot_server(&ack, &proxy, &reply, server, &origin);
 }
 
-static const char *tftp_error_reason(EFI_PXE_BASE_CODE_MODE *mode)
+typedef enum { TFTP_OTHER, TFTP_NOT_FOUND, TFTP_ACCESS_DENIED, TFTP_OPTION_REFUSED } tftp_error_kind;
+
+static int contains_word(const CHAR8 *text, size_t len, const char *word)
+{
+    for (size_t i = 0; i < len; i++) {
+        size_t k = 0;
+        while (word[k] && i + k < len) {
+            CHAR8 c = text[i + k];
+            if (c >= 'A' && c <= 'Z')
+                c = (CHAR8)(c - 'A' + 'a');
+            if (c != (CHAR8)word[k])
+                break;
+            k++;
+        }
+        if (!word[k])
+            return 1;
+    }
+    return 0;
+}
+
+static size_t error_string_length(const EFI_PXE_BASE_CODE_MODE *mode)
+{
+    size_t len = 0;
+    while (len < sizeof mode->TftpError.ErrorString && mode->TftpError.ErrorString[len])
+        len++;
+    return len;
+}
+
+/* EDK2's PXE Base Code keeps one byte of the TFTP error code, and it reads 0 for the
+ * standard codes (seen with OVMF 2022.11); the server's message then tells what happened. */
+static tftp_error_kind classify(const EFI_PXE_BASE_CODE_MODE *mode)
+{
+    UINT8 code = mode->TftpError.ErrorCode;
+    const CHAR8 *text = mode->TftpError.ErrorString;
+    size_t len = error_string_length(mode);
+    if (code == 1 || contains_word(text, len, "not found") || contains_word(text, len, "no such file"))
+        return TFTP_NOT_FOUND;
+    if (code == 2 || contains_word(text, len, "access") || contains_word(text, len, "permission"))
+        return TFTP_ACCESS_DENIED;
+    if (code == TFTP_ERROR_OPTION_REFUSED || contains_word(text, len, "option"))
+        return TFTP_OPTION_REFUSED;
+    return TFTP_OTHER;
+}
+
+static const char *tftp_error_reason(const EFI_PXE_BASE_CODE_MODE *mode)
 {
     static char message[160];
     static const char *const names[] = {
@@ -49,15 +93,24 @@ static const char *tftp_error_reason(EFI_PXE_BASE_CODE_MODE *mode)
     tb_init(&tb, message, sizeof message);
     tb_str(&tb, "TFTP error: ");
     UINT8 code = mode->TftpError.ErrorCode;
+    switch (classify(mode)) {
+    case TFTP_NOT_FOUND:
+        tb_str(&tb, names[1]);
+        return message;
+    case TFTP_ACCESS_DENIED:
+        tb_str(&tb, names[2]);
+        return message;
+    case TFTP_OPTION_REFUSED:
+        tb_str(&tb, names[8]);
+        return message;
+    default:
+        break;
+    }
     if (code < sizeof names / sizeof names[0] && names[code]) {
         tb_str(&tb, names[code]);
         return message;
     }
-    /* Code 0 (or unknown): the server's own text is the only explanation. */
-    size_t len = 0;
-    while (len < sizeof mode->TftpError.ErrorString && mode->TftpError.ErrorString[len])
-        len++;
-    tb_quoted(&tb, (const uint8_t *)mode->TftpError.ErrorString, len);
+    tb_quoted(&tb, (const uint8_t *)mode->TftpError.ErrorString, error_string_length(mode));
     return message;
 }
 
@@ -72,11 +125,16 @@ static const char *transfer_reason(EFI_PXE_BASE_CODE_PROTOCOL *pxe, EFI_STATUS s
     return efi_status_reason(status);
 }
 
-static int option_refused(EFI_PXE_BASE_CODE_PROTOCOL *pxe, EFI_STATUS status)
+/* Worth a second try with the default block size: anything but a definite answer about the
+ * file itself. */
+static int may_be_block_size(EFI_PXE_BASE_CODE_PROTOCOL *pxe, EFI_STATUS status)
 {
-    if (status == EFI_TFTP_ERROR)
-        return pxe->Mode->TftpErrorReceived &&
-               pxe->Mode->TftpError.ErrorCode == TFTP_ERROR_OPTION_REFUSED;
+    if (status == EFI_TFTP_ERROR) {
+        if (!pxe->Mode->TftpErrorReceived)
+            return 1;
+        tftp_error_kind kind = classify(pxe->Mode);
+        return kind == TFTP_OPTION_REFUSED || kind == TFTP_OTHER;
+    }
     return status == EFI_UNSUPPORTED || status == EFI_INVALID_PARAMETER;
 }
 
@@ -103,7 +161,7 @@ const char *net_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, const uint8_t server[4], c
 
     EFI_STATUS status = mtftp(pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, &size, block,
                               &server_ip, name);
-    if (EFI_ERROR(status) && option_refused(pxe, status)) {
+    if (EFI_ERROR(status) && may_be_block_size(pxe, status)) {
         /* The server refused the block size: the default 512 bytes always works. */
         block = NULL;
         size = 0;
