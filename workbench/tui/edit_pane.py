@@ -30,12 +30,14 @@ class EditPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         for name in Field:
-            yield Label(FIELD_LABELS[name], classes="field-label")
-            yield Input(
-                id=f"edit-{name}",
-                placeholder=PLACEHOLDERS[name],
-                select_on_focus=False,
-            )
+            with Horizontal(classes="field-row"):
+                yield Label(FIELD_LABELS[name], classes="field-label")
+                yield Input(
+                    id=f"edit-{name}",
+                    placeholder=PLACEHOLDERS[name],
+                    select_on_focus=False,
+                    compact=True,
+                )
             yield Static("", id=f"error-{name}", classes="field-error")
         with Horizontal(id="edit-buttons"):
             yield Button("Save ^S", id="edit-save", variant="primary")

@@ -26,7 +26,7 @@ def render_mode(title: str, mode: Any) -> Text:
     text.append("\n")
     for item in mode.files:
         text.append(f"\n{item.role}", style="bold")
-        text.append(f"  {item.looked_for}\n")
+        text.append(f"\n  {item.looked_for}\n")
         if item.exists:
             text.append(f"  present, {human_size(item.size)}")
         else:
