@@ -11,6 +11,7 @@ from typing import Any
 
 from workbench import contract
 from workbench.errors import WorkbenchError
+from workbench.paths import parse_stub_path
 from workbench.pe.image import PeImage, Section, SignatureInfo
 
 # `.policy` keys the stub understands (stub/FORMAT.md), with a check for each value.
@@ -234,10 +235,6 @@ def _path_ref(
 
 
 def _path_problem(path: str) -> str | None:
-    try:
-        from workbench.paths import parse_stub_path
-    except ImportError:
-        return "empty path" if not path else None
     try:
         parse_stub_path(path)
     except WorkbenchError as error:

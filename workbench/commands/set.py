@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench import contract
 from workbench.errors import WorkbenchError
+from workbench.paths import parse_stub_path
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
 from workbench.pe.signing import key_files, sign
@@ -92,10 +93,6 @@ def check_path(text: str, option: str) -> str:
     if not text or any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
         raise WorkbenchError(f"{option}: a path must be non-empty without control characters")
     try:
-        from workbench.paths import parse_stub_path
-    except ImportError:
-        return text
-    try:
         parse_stub_path(text)
     except WorkbenchError as error:
         raise WorkbenchError(f"{option} {text!r}: {error}") from None
@@ -104,16 +101,7 @@ def check_path(text: str, option: str) -> str:
 
 def path_parts(text: str) -> list[str]:
     """Components of a stub path relative to a root (for tftp:// URLs: the path on the server)."""
-    try:
-        from workbench.paths import parse_stub_path
-    except ImportError:
-        if text.startswith("tftp://"):
-            text = text[len("tftp://") :].partition("/")[2]
-        return [part for part in re.split(r"[\\/]+", text) if part]
-    stub_path = parse_stub_path(text)
-    if stub_path.is_url:
-        return [part for part in stub_path.tftp_name.split("/") if part]
-    return list(stub_path.esp_parts)
+    return list(parse_stub_path(text).esp_parts)
 
 
 def resolve_case_insensitive(root: Path, parts: list[str]) -> Path | None:
