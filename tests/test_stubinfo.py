@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_file
+from conftest import require_file, require_tool
 
 from workbench import contract
 from workbench.builder import build_tree
-from workbench.pe.edit import rewrite_sections
+from workbench.pe.edit import check_layout, rewrite_sections
 from workbench.pe.image import PeImage
 from workbench.stubinfo import Flavour, describe, to_json
 
@@ -110,6 +111,39 @@ def test_lanzaboote_current_layout(systemd_stub: Path) -> None:
     assert info.kernel.hash_problem == "wrong length 31"
     assert info.initrd is not None and info.initrd.expected_sha256 == DIGEST.hex()
     assert any("wrong length 31" in warning for warning in info.warnings)
+
+
+def test_lanzaboote_assembled_with_objcopy_like_lzbt(systemd_stub: Path, tmp_path: Path) -> None:
+    """lzbt packs sections by file size with objcopy, without SectionAlignment rounding."""
+    objcopy = require_tool("objcopy")
+    contents = [(".osrel", b"ID=nixos\n"), (".cmdline", b"init=/nix/store/abc-init"),
+                (".initrd", b"\\EFI\\nixos\\initrd.efi"), (".linux", b"\\EFI\\nixos\\kernel.efi"),
+                (".initrdh", DIGEST), (".linuxh", DIGEST)]  # fmt: skip
+    with PeImage.open(systemd_stub) as image:
+        address = image.image_base + image.sections[-1].end_va
+    argv = [objcopy]
+    for name, data in contents:
+        (tmp_path / name).write_bytes(data)
+        argv += ["--add-section", f"{name}={tmp_path / name}",
+                 "--change-section-vma", f"{name}={address:#x}"]  # fmt: skip
+        address += len(data)
+    subprocess.run([*argv, str(systemd_stub), str(tmp_path / "lzb.efi")], check=True)
+    info, _ = describe_file(tmp_path / "lzb.efi")
+    assert info.flavour == Flavour.LANZABOOTE
+    assert info.kernel is not None and info.kernel.path == "\\EFI\\nixos\\kernel.efi"
+    assert info.cmdline == "init=/nix/store/abc-init"
+    # Editing it keeps the unaligned sections and appends the grown one before `.linux`.
+    rewrite_sections(tmp_path / "lzb.efi", {".cmdline": b"init=/nix/store/" + b"z" * 300})
+    with PeImage.open(tmp_path / "lzb.efi") as image:
+        assert check_layout(image) == []
+        assert [s.name for s in image.sections][-2:] == [".cmdline", ".linux"]
+        assert image.section_data(".initrdh") == DIGEST
+
+
+def test_long_cmdline_warns(systemd_stub: Path) -> None:
+    rewrite_sections(systemd_stub, {".cmdline": b"x" * 3000})
+    info, _ = describe_file(systemd_stub)
+    assert any("x86 Linux keeps only the first 2047" in warning for warning in info.warnings)
 
 
 def test_lanzaboote_legacy_layout(systemd_stub: Path) -> None:

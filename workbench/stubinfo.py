@@ -123,6 +123,7 @@ class StubInfo:
 HASH_SECTIONS = {contract.KERNEL_HASH, contract.INITRD_HASH, contract.LEGACY_KERNEL_HASH}
 SIZED_SECTIONS = (".splash", ".dtb", ".pcrsig", ".pcrpkey", ".ucode")
 TEXT_LIMIT = 64 * 1024
+X86_COMMAND_LINE_SIZE = 2048  # COMMAND_LINE_SIZE of x86 Linux, NUL included
 HEX_LIMIT = 64
 
 
@@ -303,6 +304,11 @@ def describe(image: PeImage) -> StubInfo:
         initrd = _embedded_ref(image, "initrd", contract.INITRD, contract.INITRD_HASH, warnings)
 
     cmdline = _text_section(image, contract.CMDLINE, warnings)
+    if cmdline is not None and len(cmdline.encode()) >= X86_COMMAND_LINE_SIZE:
+        warnings.append(
+            f"cmdline is {len(cmdline.encode())} bytes: x86 Linux keeps only the first "
+            f"{X86_COMMAND_LINE_SIZE - 1}"
+        )
     osrel_text = _text_section(image, contract.OSREL, warnings)
     policy_text = _text_section(image, contract.POLICY, warnings)
     policy = parse_policy(policy_text) if policy_text else {}

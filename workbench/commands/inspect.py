@@ -57,7 +57,7 @@ def human_lines(info: StubInfo, image: PeImage) -> list[str]:
         f"cmdline:   {_quoted(info.cmdline)}",
     ]
     if info.osrel:
-        name = info.osrel.get("PRETTY_NAME") or info.osrel.get("NAME") or "?"
+        name = info.osrel.get("PRETTY_NAME") or info.osrel.get("NAME") or info.osrel.get("ID", "?")
         lines.append(f"os:        {name}")
     if info.uname:
         lines.append(f"uname:     {info.uname}")
