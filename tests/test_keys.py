@@ -252,7 +252,8 @@ def test_readiness_of_an_unsigned_image() -> None:
 def test_readiness_of_an_image_signed_with_the_keys(signed_app: Path, keydir: Path) -> None:
     readiness = keys.secure_boot_readiness(signed_app, keydir)
     assert readiness.signed and readiness.matches_keys is True
-    assert readiness.signer == "CN=Stub Workbench TEST db key - not for production,O=Stub Workbench"
+    assert readiness.signer is not None
+    assert "CN=Stub Workbench TEST db key - not for production" in readiness.signer
     assert readiness.problems == [] and readiness.ready
     assert keys.secure_boot_readiness(signed_app, None).matches_keys is None
 
@@ -284,5 +285,5 @@ def test_readiness_of_a_non_pe_file_is_a_clear_error(tmp_path: Path) -> None:
     junk.write_bytes(b"hello")
     with pytest.raises(WorkbenchError, match="not a PE file"):
         keys.secure_boot_readiness(junk, None)
-    with pytest.raises(WorkbenchError, match="does not exist"):
+    with pytest.raises(WorkbenchError, match="no such file"):
         keys.secure_boot_readiness(tmp_path / "missing.efi", None)

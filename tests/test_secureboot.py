@@ -161,6 +161,20 @@ def test_signed_tree_is_ready_and_unsigned_is_not(make_sb_tree, sb_keydir, stran
     assert (unsigned.signed, unsigned.ready) == (False, False)
 
 
+def test_readiness_names_a_missing_hash_of_a_signed_thin_stub(make_sb_tree, sb_keydir) -> None:
+    from workbench.pe.edit import rewrite_sections
+    from workbench.pe.signing import sign
+
+    stub = make_sb_tree(sb_keydir) / contract.BOOT_PATH
+    rewrite_sections(stub, {contract.INITRD_HASH: None}, signed="drop")
+    sign(stub, sb_keydir)
+    readiness = keys.secure_boot_readiness(stub, sb_keydir)
+    assert readiness.matches_keys is True and not readiness.ready
+    assert readiness.problems == [
+        "thin stub without a valid .initrdh: it refuses to load the initrd unverified"
+    ]
+
+
 # --- real Secure Boot boots -----------------------------------------------------------------
 
 

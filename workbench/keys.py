@@ -18,7 +18,7 @@ import struct
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from workbench import contract
 from workbench.errors import WorkbenchError
 
 KEY_ROLES = ("PK", "KEK", "db")
@@ -286,42 +287,6 @@ class Readiness:
         return self.signed and self.matches_keys is not False and not self.problems
 
 
-def _pkcs7_certificates(stub_path: Path) -> list[x509.Certificate] | None:
-    """The certificates in the stub's Authenticode signature; None when it is unsigned."""
-    import pefile
-    from cryptography.hazmat.primitives.serialization import pkcs7
-
-    try:
-        pe = pefile.PE(str(stub_path), fast_load=True)
-    except (OSError, pefile.PEFormatError) as error:
-        raise WorkbenchError(f"{stub_path}: not a PE file ({error})") from None
-    try:
-        entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[
-            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
-        ]
-        offset, size = entry.VirtualAddress, entry.Size  # a file offset for this directory
-        if offset == 0 or size < 8:
-            return None
-        blob = pe.__data__[offset : offset + size]
-    finally:
-        pe.close()
-    # WIN_CERTIFICATE: dwLength, wRevision, wCertificateType, then PKCS#7 SignedData.
-    length = int.from_bytes(blob[0:4], "little")
-    try:
-        return pkcs7.load_der_pkcs7_certificates(bytes(blob[8:length]))
-    except ValueError:
-        return []
-
-
-def _signer(certificates: Iterable[x509.Certificate]) -> str | None:
-    """The leaf: the one certificate that issued no other in the bag."""
-    certs = list(certificates)
-    issuers = {cert.issuer for cert in certs if cert.issuer != cert.subject}
-    leaves = [cert for cert in certs if cert.subject not in issuers]
-    chosen = leaves[0] if leaves else (certs[0] if certs else None)
-    return chosen.subject.rfc4514_string() if chosen else None
-
-
 def _sbverify(stub_path: Path, cert: Path) -> tuple[bool, str]:
     """(verified, why not) from sbverify against one db certificate."""
     tool = shutil.which("sbverify")
@@ -339,21 +304,25 @@ def _sbverify(stub_path: Path, cert: Path) -> tuple[bool, str]:
 
 
 def secure_boot_readiness(stub_path: Path, keydir: Path | None) -> Readiness:
-    """Would the firmware of a machine with KEYDIR's db enrolled start this stub, and the stub
-    then run under Secure Boot? Reads the file; changes nothing."""
-    from workbench import contract
+    """Would the firmware of a machine with KEYDIR's db enrolled start this stub, and would the
+    stub then load its kernel? Reads the file (mmap-backed: fine for big fat stubs); changes
+    nothing."""
+    from workbench.pe.image import PeImage
 
     stub_path = Path(stub_path)
-    if not stub_path.is_file():
-        raise WorkbenchError(f"{stub_path} does not exist")
-    certificates = _pkcs7_certificates(stub_path)
     problems: list[str] = []
-    signed = certificates is not None
-    signer = _signer(certificates) if certificates else None
-    if not signed:
-        problems.append("not signed: the firmware refuses it under Secure Boot")
-    elif not certificates:
-        problems.append("the signature cannot be parsed")
+    signer: str | None = None
+    with PeImage.open(stub_path) as image:
+        signed = image.is_signed
+        if not signed:
+            problems.append("not signed: the firmware refuses it under Secure Boot")
+        else:
+            try:
+                signature = image.signature
+                signer = signature.subject if signature else None
+            except WorkbenchError:
+                problems.append("the signature cannot be parsed")
+        problems += _stub_section_problems(image)
 
     matches: bool | None = None
     if keydir is not None and signed:
@@ -361,42 +330,26 @@ def secure_boot_readiness(stub_path: Path, keydir: Path | None) -> Readiness:
         load_cert(Path(keydir), "db")
         matches, why_not = _sbverify(stub_path, db_cert)
         if not matches:
-            problems.append(f"the firmware refuses it: {why_not}")
-
-    problems += _stub_section_problems(stub_path, contract)
+            problems.insert(0, f"the firmware refuses it: {why_not}")
     return Readiness(signed=signed, signer=signer, matches_keys=matches, problems=problems)
 
 
-def _stub_section_problems(stub_path: Path, contract) -> list[str]:
+def _stub_section_problems(image) -> list[str]:
     """Our thin stub refuses to load what it cannot verify; shim also wants SBAT data."""
-    import pefile
-
-    try:
-        pe = pefile.PE(str(stub_path), fast_load=True)
-    except (OSError, pefile.PEFormatError):
+    sections = {section.name: section for section in image.sections}
+    if contract.WB_MAGIC not in sections or contract.KERNEL not in sections:
         return []
-    try:
-        sections = {
-            section.Name.rstrip(b"\0").decode("ascii", "replace"): section
-            for section in pe.sections
-        }
-        if contract.WB_MAGIC not in sections or contract.KERNEL not in sections:
-            return []
-        kernel = sections[contract.KERNEL].get_data()[:2]
-        if kernel == b"MZ":
-            return []  # fat: the bytes are inside the signed image
-        problems = []
-        for name, role in ((contract.KERNEL_HASH, "kernel"), (contract.INITRD_HASH, "initrd")):
-            if role == "initrd" and contract.INITRD not in sections:
-                continue
-            section = sections.get(name)
-            size = min(section.Misc_VirtualSize, section.SizeOfRawData) if section else 0
-            if size != contract.SHA256_SIZE:
-                problems.append(
-                    f"thin stub without a valid {name}: it refuses to load the {role} unverified"
-                )
-        if contract.SBAT not in sections:
-            problems.append("no .sbat section: shim would refuse it")
-        return problems
-    finally:
-        pe.close()
+    if image.section_data(contract.KERNEL)[:2] == b"MZ":
+        return []  # fat: the kernel is inside the signed image
+    problems = []
+    for name, role in ((contract.KERNEL_HASH, "kernel"), (contract.INITRD_HASH, "initrd")):
+        if role == "initrd" and contract.INITRD not in sections:
+            continue
+        section = sections.get(name)
+        if section is None or section.data_size != contract.SHA256_SIZE:
+            problems.append(
+                f"thin stub without a valid {name}: it refuses to load the {role} unverified"
+            )
+    if contract.SBAT not in sections:
+        problems.append("no .sbat section: shim would refuse it")
+    return problems
