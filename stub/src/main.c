@@ -327,18 +327,21 @@ static int has_initrd(const stub_state *s)
     return s->initrd.content.found && s->initrd.content.len > 0;
 }
 
+/* A kernel that is not a loadable x86_64 PE fails before the initrd is fetched. */
+static EFI_STATUS check_kernel_image(const payload *kernel)
+{
+    pe_info info;
+    const char *reason = pe_parse(kernel->file.data, kernel->file.size, &info);
+    return reason ? report(kernel->what, kernel->subject, reason, EFI_LOAD_ERROR) : EFI_SUCCESS;
+}
+
 static EFI_STATUS load_payloads(stub_state *s)
 {
-    EFI_STATUS status;
-    if (s->fat) {
-        status = take_embedded(&s->kernel);
-        if (!EFI_ERROR(status) && has_initrd(s))
-            status = take_embedded(&s->initrd);
-        return status;
-    }
-    status = fetch_thin(s, &s->kernel);
+    EFI_STATUS status = s->fat ? take_embedded(&s->kernel) : fetch_thin(s, &s->kernel);
+    if (!EFI_ERROR(status))
+        status = check_kernel_image(&s->kernel);
     if (!EFI_ERROR(status) && has_initrd(s))
-        status = fetch_thin(s, &s->initrd);
+        status = s->fat ? take_embedded(&s->initrd) : fetch_thin(s, &s->initrd);
     return status;
 }
 
