@@ -102,3 +102,24 @@ def test_open_does_not_read_section_data(tmp_path: Path) -> None:
     with PeImage.open(big) as image:
         assert image.file_size > 512 << 20
         assert image.section(".text") is not None
+
+
+def test_garbage_certificate_table_is_reported_not_crashed(tmp_path: Path) -> None:
+    import struct
+
+    from workbench.stubinfo import describe
+
+    data = bytearray(require_file(SYSTEMD_STUB).read_bytes())
+    with PeImage.open(SYSTEMD_STUB) as image:
+        security_entry = image.offsets.data_directories + 8 * 4
+    table = struct.pack("<IHH", 40, 0x0200, 0x0002) + bytes(32)  # WIN_CERT, no PKCS#7 inside
+    struct.pack_into("<II", data, security_entry, len(data), len(table))
+    path = tmp_path / "garbage-signature.efi"
+    path.write_bytes(bytes(data) + table)
+    with PeImage.open(path) as image:
+        assert image.is_signed
+        with pytest.raises(WorkbenchError, match="unreadable Authenticode signature"):
+            _ = image.signature
+        info = describe(image)
+        assert info.signed and info.signature is None
+        assert any("unreadable Authenticode signature" in w for w in info.warnings)
