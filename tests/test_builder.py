@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from workbench import contract
 from workbench.builder import build_tree, default_stub
@@ -13,6 +15,7 @@ from workbench.cli import main
 from workbench.errors import WorkbenchError
 from workbench.pe.edit import check_layout
 from workbench.pe.image import PeImage
+from workbench.pe.signing import verify
 
 
 def sha256(path: Path) -> bytes:
@@ -125,3 +128,23 @@ def test_build_command(
                  "--out-dir", str(root), "--policy", "nonsense"])  # fmt: skip
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "expected KEY=VALUE" in error
+
+
+def test_signed_build(stub_efi: Path, sample_kernel: Path, tmp_path: Path) -> None:
+    openssl = require_tool("openssl")
+    require_tool("sbsign")
+    require_tool("sbverify")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    subprocess.run(
+        [openssl, "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days",
+         "2", "-subj", "/CN=Throwaway build db/", "-keyout", str(keys / "db.key"),
+         "-out", str(keys / "db.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    result = build_tree(stub=stub_efi, kernel=sample_kernel, initrd=None, cmdline="quiet",
+                        out_dir=tmp_path / "signed", sign_keys=keys)  # fmt: skip
+    assert verify(result.stub_path, keys)
+    with PeImage.open(result.stub_path) as image:
+        assert image.signature is not None and "Throwaway build db" in image.signature.subject
+        assert image.section_data(contract.CMDLINE) == b"quiet"
