@@ -42,8 +42,10 @@ test: setup
 	$(VENV)/bin/ruff check workbench tests bench samples
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -ra $(PYTEST_ARGS)
 
+# Benchmarks are not tests: each prints its figures and ratios against a peer from the same run.
 bench: setup
-	$(PY) -m bench.run_all
+	$(PY) -m bench.bench_inspect
+	$(PY) -m bench.bench_boot
 
 clean:
 	rm -rf stub/build samples/build .stamps
