@@ -15,6 +15,7 @@ from conftest import BASE_CMDLINE, require, require_tool
 
 from workbench import contract, keys
 from workbench.cli import main
+from workbench.errors import WorkbenchError
 from workbench.lab.events import Event, Outcome, SerialLine, StubStep
 
 # What OVMF's boot manager prints when the image verification refuses a boot option.
@@ -44,7 +45,11 @@ def sb_vars(sb_keydir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from workbench.lab.firmware import find_firmware
 
     require_tool("qemu-system-x86_64")
-    firmware = find_firmware(secure_boot=True)
+    try:
+        firmware = find_firmware(secure_boot=True)
+    except WorkbenchError as error:
+        require(False, f"Secure Boot OVMF build: {error}")
+        raise
     return keys.prepare_vars(
         sb_keydir, firmware.vars_template, tmp_path_factory.mktemp("sb-vars") / "vars.fd"
     )
