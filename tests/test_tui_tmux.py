@@ -1,0 +1,81 @@
+"""`workbench open` in a real terminal: tmux runs it, keys go in, the screen comes out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BASE_CMDLINE, REPO, require_tool
+
+from workbench import contract
+
+WORKBENCH = REPO / ".venv" / "bin" / "workbench"
+
+
+class Tmux:
+    """A private tmux server (its own socket), so nothing touches the user's sessions."""
+
+    def __init__(self, tool: str, socket: str) -> None:
+        self.tool = tool
+        self.socket = socket
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.tool, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=10,
+        )
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "wb").stdout
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never showed; the screen was:\n{screen}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(90)
+def test_open_in_tmux_shows_sections_and_cmdline_then_quits(
+    make_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    tmux = Tmux(require_tool("tmux"), f"workbench-test-{os.getpid()}")
+    stub = make_tree() / contract.BOOT_PATH
+    # pytest's plugins export COLUMNS/LINES, which would override the real terminal size.
+    command = f"env -u COLUMNS -u LINES {WORKBENCH} open {stub}"
+    tmux("new-session", "-d", "-s", "wb", "-x", "100", "-y", "32", "-c", str(tmp_path), command)
+    try:
+        pid = int(tmux("list-panes", "-t", "wb", "-F", "#{pane_pid}").stdout.split()[0])
+        screen = tmux.wait_for("Overview")
+        assert BASE_CMDLINE in screen
+        assert "workbench-thin" in screen
+        tmux("send-keys", "-t", "wb", "2")
+        screen = tmux.wait_for(".cmdline")
+        for name in (".text", contract.WB_MAGIC, contract.KERNEL_HASH, contract.KERNEL):
+            assert name in screen
+        tmux("send-keys", "-t", "wb", "q")
+        deadline = time.monotonic() + 15
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(pid), "workbench still running after q"
+    finally:
+        tmux("kill-server", check=False)
