@@ -1,0 +1,71 @@
+"""The preview is the stub's logic, not a guess: each case is predicted, then really booted.
+
+Every case runs through `preview` and through a real QEMU/OVMF boot in both modes, and the two
+must agree on the outcome and, for a failure, on the exact error line the stub prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+
+from workbench import contract
+from workbench.lab.boot import BootRequest, boot
+from workbench.pe.edit import rewrite_sections
+from workbench.preview import preview
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def good(root: Path) -> None:
+    pass
+
+
+def missing_kernel(root: Path) -> None:
+    (root / "EFI/Linux/vmlinuz").unlink()
+
+
+def tampered_initrd(root: Path) -> None:
+    _flip(root / "EFI/Linux/initrd.img")
+
+
+def wrong_case_path(root: Path) -> None:
+    rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: b"\\efi\\linux\\VMLINUZ"})
+
+
+CASES: dict[str, tuple[Callable[[Path], None], bool]] = {
+    "good": (good, False),
+    "missing-kernel": (missing_kernel, False),
+    "tampered-initrd": (tampered_initrd, False),
+    "wrong-case-path": (wrong_case_path, False),
+    "fat": (good, True),
+}
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("mode", ["local", "net"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
+    require_tool("qemu-system-x86_64")
+    if mode == "net":
+        require_tool("dnsmasq")
+    change, fat = CASES[case]
+    root = make_tree(fat=fat)
+    change(root)
+
+    predicted = getattr(preview(root / contract.BOOT_PATH, root), mode)
+    outcome = boot(BootRequest(root=root, mode=mode, expect=contract.SAMPLE_MARKER, timeout=150))
+
+    assert outcome.ok == predicted.boots, (predicted, outcome)
+    if not predicted.boots:
+        assert outcome.kind == "stub-error", outcome
+        # The stub printed exactly the line the preview predicted, word for word.
+        assert outcome.errors[0] == predicted.reason
