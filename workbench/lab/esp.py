@@ -28,7 +28,11 @@ def _content_bytes(root: Path) -> tuple[int, int]:
     for directory, dirnames, filenames in os.walk(root, followlinks=True):
         entries += len(dirnames) + len(filenames)
         for name in filenames:
-            total += os.stat(os.path.join(directory, name)).st_size
+            path = os.path.join(directory, name)
+            try:
+                total += os.stat(path).st_size
+            except OSError as error:
+                raise WorkbenchError(f"{path}: {error.strerror}") from None
     return total, entries
 
 

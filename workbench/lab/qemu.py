@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -22,6 +23,8 @@ from workbench.lab.events import Event, LabNote, MachineExit, Reset, SerialLine
 from workbench.lab.firmware import Firmware
 
 QEMU = "qemu-system-x86_64"
+# sun_path is 108 bytes including the terminating NUL.
+UNIX_PATH_MAX = 100
 Publish = Callable[[Event], None]
 
 
@@ -124,6 +127,11 @@ class QemuProcess:
     def __init__(self, spec: MachineSpec, publish: Publish) -> None:
         self.spec = spec
         self.publish = publish
+        self._socket_dir: str | None = None
+        if len(str(spec.qmp_path)) > UNIX_PATH_MAX:
+            # Deep scratch directories overflow sockaddr_un; fall back to a short private one.
+            self._socket_dir = tempfile.mkdtemp(prefix="wbq-", dir="/tmp")
+            spec.qmp_path = Path(self._socket_dir, "qmp.sock")
         self.process: subprocess.Popen[bytes] | None = None
         self._qmp: _Qmp | None = None
         self._threads: list[threading.Thread] = []
@@ -237,3 +245,5 @@ class QemuProcess:
         for stream in (process.stdout, process.stderr) if process else ():
             if stream is not None:
                 stream.close()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)

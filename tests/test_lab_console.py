@@ -1,0 +1,98 @@
+"""Parsing the stub's `stub: ` console lines and cleaning OVMF's serial output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.lab.console import clean_serial_text, parse_stub_line
+from workbench.lab.events import Outcome, StubStep, TftpTransfer, event_from_dict
+
+
+def test_ansi_and_carriage_returns_are_removed() -> None:
+    assert clean_serial_text("\x1b[0m\x1b[37m\x1b[40mstub: halting\r") == "stub: halting"
+    assert clean_serial_text("\x1b[2J\x1b[01;01Hplain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "subject", "fields"),
+    [
+        ("stub: version=0.1.0", "version", None, {"version": "0.1.0"}),
+        ("stub: secureboot=disabled", "secureboot", None, {"secureboot": "disabled"}),
+        ("stub: source=local", "source", None, {"source": "local"}),
+        ("stub: source=net server=10.0.2.2", "source", None,
+         {"source": "net", "server": "10.0.2.2"}),
+        ("stub: loading kernel path=\\EFI\\Linux\\vmlinuz from=esp", "loading", "kernel",
+         {"path": "\\EFI\\Linux\\vmlinuz", "from": "esp"}),
+        ("stub: loading initrd path=\\EFI\\Linux\\i from=tftp://10.0.2.2/EFI/Linux/i",
+         "loading", "initrd", {"path": "\\EFI\\Linux\\i", "from": "tftp://10.0.2.2/EFI/Linux/i"}),
+        ("stub: loaded kernel path=\\EFI\\Linux\\vmlinuz bytes=14186432 sha256=ok", "loaded",
+         "kernel", {"path": "\\EFI\\Linux\\vmlinuz", "bytes": "14186432", "sha256": "ok"}),
+        ("stub: loaded initrd embedded bytes=9 sha256=unchecked", "loaded", "initrd",
+         {"embedded": "true", "bytes": "9", "sha256": "unchecked"}),
+        ("stub: starting kernel", "starting", "kernel", {}),
+        ("stub: resetting in 5s", "resetting", "in", {"5s": "true"}),
+        ("stub: halting", "halting", None, {}),
+        ("stub: returning to firmware", "returning", "to", {"firmware": "true"}),
+    ],
+)  # fmt: skip
+def test_steps_and_fields(line: str, step: str, subject: str | None, fields: dict) -> None:
+    parsed = parse_stub_line(line)
+    assert parsed is not None
+    assert (parsed.step, parsed.subject, parsed.fields) == (step, subject, fields)
+    assert parsed.raw == line
+    assert parsed.path == fields.get("path")
+
+
+def test_quoted_cmdline_with_escapes_and_non_ascii() -> None:
+    parsed = parse_stub_line(r'stub: cmdline="console=ttyS0 wb.note=\"a b\" x=\\ wb.name=Grüße"')
+    assert parsed is not None
+    assert parsed.fields["cmdline"] == 'console=ttyS0 wb.note="a b" x=\\ wb.name=Grüße'
+
+
+@pytest.mark.parametrize(
+    ("line", "subject", "path", "reason"),
+    [
+        ("stub: error: initrd \\EFI\\Linux\\initrd.img: sha256 mismatch (expected 99, got be)",
+         "initrd", "\\EFI\\Linux\\initrd.img", "sha256 mismatch (expected 99, got be)"),
+        ("stub: error: kernel tftp://10.0.2.2/EFI/Linux/vmlinuz: TFTP error: file not found",
+         "kernel", "tftp://10.0.2.2/EFI/Linux/vmlinuz", "TFTP error: file not found"),
+        ("stub: error: source: no file system and no PXE", "source", None,
+         "no file system and no PXE"),
+    ],
+)  # fmt: skip
+def test_errors_name_what_where_and_why(
+    line: str, subject: str, path: str | None, reason: str
+) -> None:
+    parsed = parse_stub_line(line)
+    assert parsed is not None
+    assert (parsed.step, parsed.subject, parsed.path, parsed.reason) == (
+        "error", subject, path, reason,
+    )  # fmt: skip
+
+
+def test_warning_keeps_its_text() -> None:
+    parsed = parse_stub_line("stub: warning: initrd hash missing, not checked")
+    assert parsed is not None
+    assert (parsed.step, parsed.reason) == ("warning", "initrd hash missing, not checked")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID device path", "hello", "stub:", ""],
+)
+def test_other_lines_are_not_steps(line: str) -> None:
+    assert parse_stub_line(line) is None
+
+
+def test_events_round_trip_through_json() -> None:
+    events = [
+        StubStep("error", "initrd", {}, "\\x", "bad", "stub: error: initrd \\x: bad", t=1.5),
+        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "probe", total=10),
+        Outcome(ok=False, kind="stub-error", reason="r", seconds=2.0, errors=["error: x"]),
+    ]
+    for event in events:
+        data = json.loads(json.dumps(event.to_dict()))
+        assert data["type"] == type(event).__name__
+        assert event_from_dict(data) == event
