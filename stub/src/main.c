@@ -421,6 +421,8 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
         for (;;)
             __asm__ volatile("hlt");
     default:
+        /* The boot manager's 5-minute watchdog must not cut a longer error-delay short. */
+        uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
         console_begin(&tb, storage, sizeof storage);
         tb_str(&tb, "resetting in ");
         tb_u64(&tb, s->policy.error_delay);
