@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import require_tool
 from textual.pilot import Pilot
-from textual.widgets import RichLog
+from textual.widgets import ProgressBar, RichLog
 
 from workbench import contract
 from workbench.pe.image import PeImage
 from workbench.stubinfo import describe
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.boot_pane import BootPane
+from workbench.tui.boot_pane import BootPane, TransferRow
 from workbench.tui.dialogs import ChoiceDialog
 from workbench.tui.editing import Field
 
@@ -131,3 +131,27 @@ async def test_quit_during_a_boot_stops_it_first(make_tree: Callable[..., Path])
         await wait_until(pilot, lambda: not app.is_running, 30)
     assert app.last_outcome is not None and app.last_outcome.kind == "interrupted"
     assert not [name for name in descendants() if "qemu" in name]
+
+
+@pytest.mark.net
+@pytest.mark.timeout(240)
+async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path]) -> None:
+    require_tool("dnsmasq")
+    require_tool("unshare")
+    root = make_tree()
+    app = WorkbenchApp(root / contract.BOOT_PATH, expect=contract.SAMPLE_MARKER, boot_timeout=150)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        pane = app.query_one(BootPane)
+        await wait_until(pilot, lambda: pane.outcome is not None, 180)
+        assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+        assert pane.banner_text.startswith("BOOTED")
+        assert "source=net server=10.0.2.2" in pane.timeline_steps
+        rows = {row.filename: row for row in app.query(TransferRow)}
+        kernel = rows["EFI/Linux/vmlinuz"]
+        assert kernel.latest is not None and kernel.latest.state == "done"
+        assert kernel.latest.bytes == (root / "EFI/Linux/vmlinuz").stat().st_size
+        assert "done" in str(kernel.query_one(".transfer-info").content)
+        assert kernel.query_one(ProgressBar).percentage == 1.0
+        assert "EFI/Linux/initrd.img" in rows and "EFI/BOOT/BOOTX64.EFI" in rows
+    assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]

@@ -100,10 +100,8 @@ class BootPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Press b to boot ROOT from a local ESP, n to netboot it.", id="boot-banner")
-        with Horizontal(id="boot-upper"):
-            timeline: DataTable[str] = DataTable(id="boot-timeline", cursor_type="none")
-            yield timeline
-            yield VerticalScroll(id="boot-transfers")
+        yield DataTable(id="boot-timeline", cursor_type="none")
+        yield VerticalScroll(id="boot-transfers")
         yield RichLog(id="boot-serial", max_lines=SERIAL_LINES, wrap=True, markup=False)
 
     def on_mount(self) -> None:
