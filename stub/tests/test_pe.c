@@ -239,8 +239,70 @@ static void test_find_section(void)
     }
 }
 
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(len > 0 ? (size_t)len : 1);
+    *size = fread(data, 1, (size_t)len, f);
+    fclose(f);
+    return data;
+}
+
+/* Lay a real file out as the firmware would; NULL (with a FAIL) when that is impossible. */
+static uint8_t *load_real(const char *path, pe_info *info)
+{
+    size_t size = 0;
+    uint8_t *file = read_file(path, &size);
+    if (!file) {
+        printf("note: %s not found: real-image checks not run\n", path);
+        return NULL;
+    }
+    const char *reason = pe_parse(file, size, info);
+    CHECK_STR(reason, NULL);
+    uint8_t *image = reason ? NULL : malloc(info->size_of_image);
+    if (image) {
+        CHECK_STR(pe_load(file, size, info, image, info->size_of_image), NULL);
+        CHECK_STR(pe_relocate(image, info->size_of_image, info, 0x7f000000ull), NULL);
+    }
+    free(file);
+    return image;
+}
+
+static void test_real_images(void)
+{
+    pe_info info;
+    const uint8_t *data;
+    size_t len;
+    int found;
+    /* The stub itself (make check builds it first): its own sections as it will read them. */
+    uint8_t *image = load_real("build/stub.efi", &info);
+    CHECK(image != NULL);
+    if (image) {
+        CHECK_STR(pe_find_section(image, info.size_of_image, ".wbstub", &data, &len, &found), NULL);
+        CHECK(found && len > 15 && memcmp(data, "stub-workbench ", 15) == 0);
+        CHECK_STR(pe_find_section(image, info.size_of_image, ".sbat", &data, &len, &found), NULL);
+        CHECK(found && len > 7 && memcmp(data, "sbat,1,", 7) == 0);
+        CHECK_STR(pe_find_section(image, info.size_of_image, ".linux", &data, &len, &found), NULL);
+        CHECK(!found);
+        free(image);
+    }
+    /* The sample kernel passes the loader's validation. */
+    image = load_real("../samples/build/vmlinuz", &info);
+    if (image) {
+        CHECK(image[0] == 'M' && image[1] == 'Z');
+        CHECK(info.entry_point < info.size_of_image);
+        free(image);
+    }
+}
+
 void test_pe(void)
 {
+    test_real_images();
     test_parse_and_load();
     test_bad_relocations();
     test_bad_headers();
