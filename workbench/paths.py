@@ -50,14 +50,21 @@ def _is_dotted_quad(host: str) -> bool:
 
 
 def _components(path: str) -> tuple[str, ...]:
-    parts = tuple(p for p in _SEPARATORS.split(path) if p not in ("", "."))
-    if ".." in parts:
-        raise WorkbenchError("'..' component in path")
+    # In order, as the C does: the first problem met decides the reason.
+    parts: list[str] = []
+    length = -1  # bytes of "/".join(parts)
+    for part in _SEPARATORS.split(path):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise WorkbenchError("'..' component in path")
+        length += 1 + len(part.encode())
+        if length > MAX_NAME_BYTES:
+            raise WorkbenchError("path too long")
+        parts.append(part)
     if not parts:
         raise WorkbenchError("empty path")
-    if len("/".join(parts).encode()) > MAX_NAME_BYTES:
-        raise WorkbenchError("path too long")
-    return parts
+    return tuple(parts)
 
 
 def parse_stub_path(text: str | bytes) -> StubPath:
