@@ -257,12 +257,14 @@ class WorkbenchApp(App[None]):
         if self.stub.is_signed:
             choices = [("drop", "Save unsigned")]
             if self.keys is not None:
-                choices.insert(0, ("resign", f"Save and re-sign with {short_path(self.keys)}"))
+                choices.insert(0, ("resign", "Save and re-sign"))
+                how = f" Re-sign with the db key in {short_path(self.keys)}?"
+            else:
+                how = " Pass --keys KEYDIR to re-sign on save."
             answer = await self.push_screen_wait(
                 ChoiceDialog(
                     "Saving invalidates the signature",
-                    "The stub is signed; changing its sections breaks the signature."
-                    + ("" if self.keys else " Pass --keys KEYDIR to re-sign on save."),
+                    "The stub is signed; changing its sections breaks the signature." + how,
                     choices,
                 )
             )
