@@ -125,15 +125,20 @@ static EFI_STATUS convert_cmdline(stub_state *s, const section *cmdline)
 
 static void print_cmdline(const section *cmdline)
 {
-    char storage[CONSOLE_LINE_MAX];
     text_buf tb;
+    char *storage = NULL;
     size_t len = cmdline->found ? cmdline->len : 0;
     while (len > 0 && cmdline->data[len - 1] == 0)
         len--;
-    console_begin(&tb, storage, sizeof storage);
+    /* Sized for the worst case (every byte escaped as \xNN): the line is never cut short. */
+    size_t cap = 4 * len + 32;
+    if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, cap, (void **)&storage)))
+        return;
+    console_begin(&tb, storage, cap);
     tb_str(&tb, "cmdline=");
     tb_quoted(&tb, cmdline->data, len);
     console_end(&tb);
+    uefi_call_wrapper(BS->FreePool, 1, storage);
 }
 
 /* Thin stub: paths and hashes must be usable before anything is fetched. */
