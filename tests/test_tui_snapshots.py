@@ -135,3 +135,42 @@ def test_help(snap_compare, snapshot_stub: Path) -> None:
     assert snap_compare(
         WorkbenchApp(snapshot_stub), press=["question_mark"], terminal_size=(80, 24)
     )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 32)])
+def test_boot_after_a_netboot(snap_compare, snapshot_stub: Path, size: tuple[int, int]) -> None:
+    """The boot screen fed a recorded event sequence with fixed times (no QEMU here: the real
+    boots are in test_tui_boot.py)."""
+    from workbench.lab.console import parse_stub_line
+    from workbench.lab.events import LabNote, Outcome, SerialLine, TftpTransfer
+    from workbench.tui.boot_pane import BootPane
+
+    lines = [
+        "stub: source=net server=10.0.2.2",
+        r"stub: loading kernel path=\EFI\Linux\vmlinuz from=tftp://10.0.2.2/EFI/Linux/vmlinuz",
+        r"stub: loaded kernel path=\EFI\Linux\vmlinuz bytes=28002 sha256=ok",
+        "stub: starting kernel",
+    ]
+    events: list = [LabNote("qemu started", t=0.5)]
+    for index, line in enumerate(lines):
+        step = parse_stub_line(line)
+        assert step is not None
+        step.t = 8.0 + index
+        events += [SerialLine(line, t=step.t), step]
+    events += [
+        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "progress", 14000, 28002, 1.0, t=9.2),
+        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "done", 28002, 28002, 2.0, t=10.1),
+        SerialLine("WORKBENCH-SAMPLE-OK cmdline=console=ttyS0 panic=-1 quiet", t=12.0),
+        Outcome(True, "booted", "saw 'WORKBENCH-SAMPLE-OK'", 12.0, t=12.0),
+    ]
+
+    async def replay(pilot: Pilot) -> None:
+        await pilot.press("5")
+        pane = pilot.app.query_one(BootPane)
+        pane.start("netboot of esp: the saved stub")
+        for event in events:
+            pane.post_message(BootPane.RunEvent(event))
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(WorkbenchApp(snapshot_stub), terminal_size=size, run_before=replay)
