@@ -218,7 +218,9 @@ async def test_preview_shows_both_modes(tree: Path, size: tuple[int, int]) -> No
         # An edit that breaks the path shows in the preview before it is saved.
         await pilot.press("3")
         await replace_text(pilot, Field.KERNEL_PATH, r"\EFI\Linux\missing")
-        text = app.query_one(PreviewPane).text
+        pane = app.query_one(PreviewPane)
+        await wait_until(pilot, lambda: "With the unsaved edits" in pane.text, 5)
+        text = pane.text
         assert "With the unsaved edits" in text
         assert text.count("→ fails") == 2
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -30,6 +31,7 @@ from workbench.tui.preview_pane import PreviewPane
 from workbench.tui.sections import SectionsPane
 
 TABS = ("overview", "sections", "edit", "preview", "boot")
+PREVIEW_DELAY = 0.3  # seconds of no typing before the preview is recomputed
 
 
 def run_boot(run: BootRun) -> Outcome:
@@ -83,6 +85,7 @@ class WorkbenchApp(App[None]):
         self.boot_run: BootRun | None = None
         self.boot_worker: Worker[Outcome] | None = None
         self.last_outcome: Outcome | None = None
+        self._preview_timer: Timer | None = None
 
     # -- layout --
 
@@ -139,6 +142,7 @@ class WorkbenchApp(App[None]):
         self.query_one(OverviewPane).show(facts)
 
     def refresh_preview(self) -> None:
+        self._preview_timer = None
         pane = self.query_one(PreviewPane)
         self.preview_problems = []
         if self.root is None:
@@ -202,7 +206,11 @@ class WorkbenchApp(App[None]):
             return
         self.session.set(message.name, message.value)
         self.query_one(EditPane).show_errors(self.session)
-        self.refresh_preview()
+        self.refresh_overview()
+        # The preview hashes files under ROOT: once typing pauses, not on every keystroke.
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(PREVIEW_DELAY, self.refresh_preview)
 
     def on_edit_pane_field_left(self, _message: EditPane.FieldLeft) -> None:
         self.session.end_edit()
