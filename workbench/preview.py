@@ -9,13 +9,13 @@ SHA-256 check. The predicted failure is the `stub: error:` line the stub would p
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from workbench import contract
 from workbench.errors import WorkbenchError
+from workbench.lookup import find_on_esp, find_served
 from workbench.paths import StubPath, parse_stub_path
 from workbench.pe.image import PeImage
 from workbench.stubinfo import FileRef, Flavour, StubInfo, describe
@@ -174,9 +174,9 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
         note = f"{ref.role} {looked_for}: {URL_NEEDS_NETBOOT}"
         return FilePreview(ref.role, looked_for, False, None, "missing", note)
     if over_net:
-        found, missing_reason = _find_served(root, path)
+        found, missing_reason = find_served(root, path.tftp_name)
     else:
-        found, missing_reason = _find_case_insensitive(root, path.esp_parts), "file not found"
+        found, missing_reason = find_on_esp(root, path.esp_parts), "file not found"
     if found is None:
         note = f"{ref.role} {looked_for}: {missing_reason}"
         return FilePreview(ref.role, looked_for, False, None, "missing", note)
@@ -191,29 +191,3 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
         note = f"{ref.role} {looked_for}: {_mismatch(ref.expected_sha256 or '', actual)}"
         return FilePreview(ref.role, looked_for, True, size, "mismatch", note)
     return FilePreview(ref.role, looked_for, True, size, "ok")
-
-
-def _find_case_insensitive(root: Path, parts: tuple[str, ...]) -> Path | None:
-    """Resolve like the firmware's FAT driver: each component matched without regard to case."""
-    current = root
-    for part in parts:
-        try:
-            names = os.listdir(current)
-        except OSError:
-            return None
-        match = next((name for name in names if name.casefold() == part.casefold()), None)
-        if match is None:
-            return None
-        current = current / match
-    return current if current.is_file() else None
-
-
-def _find_served(root: Path, path: StubPath) -> tuple[Path | None, str]:
-    """What the lab's TFTP server would send: exact names, never anything outside the root."""
-    candidate = root / path.tftp_name
-    if not candidate.exists():
-        return None, "TFTP error: file not found"
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
-        return None, "TFTP error: access denied"
-    return resolved, ""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench import contract
 from workbench.errors import WorkbenchError
+from workbench.lookup import locate
 from workbench.paths import parse_stub_path
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
@@ -99,35 +100,10 @@ def check_path(text: str, option: str) -> str:
     return text
 
 
-def path_parts(text: str) -> list[str]:
-    """Components of a stub path relative to a root (for tftp:// URLs: the path on the server)."""
-    return list(parse_stub_path(text).esp_parts)
-
-
-def resolve_case_insensitive(root: Path, parts: list[str]) -> Path | None:
-    """Find a file the way FAT does: each component matched without regard to case."""
-    current = root
-    for part in parts:
-        exact = current / part
-        if exact.exists():
-            current = exact
-            continue
-        try:
-            matches = [
-                entry for entry in current.iterdir() if entry.name.casefold() == part.casefold()
-            ]
-        except OSError:
-            return None
-        if len(matches) != 1:
-            return None
-        current = matches[0]
-    return current if current.is_file() else None
-
-
 def _rehash(root: Path, role: str, path: str) -> bytes:
     if not root.is_dir():
         raise WorkbenchError(f"--rehash: {root} is not a directory")
-    found = resolve_case_insensitive(root, path_parts(path))
+    found = locate(root, parse_stub_path(path))
     if found is None:
         raise WorkbenchError(f"--rehash: {role} {path} not found under {root}")
     try:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from workbench.builder import file_sha256
 from workbench.errors import WorkbenchError
+from workbench.lookup import locate
 from workbench.paths import parse_stub_path
 from workbench.preview import Preview
-from workbench.preview import _find_case_insensitive as find_on_esp
 from workbench.tui.editing import EditSession, Field
 
 PAIRS = ((Field.KERNEL_PATH, Field.KERNEL_HASH), (Field.INITRD_PATH, Field.INITRD_HASH))
@@ -26,20 +26,13 @@ def hashes_from_root(session: EditSession, root: Path) -> dict[Field, str]:
             continue
         role = "kernel" if path_field == Field.KERNEL_PATH else "initrd"
         path = parse_stub_path(text)
-        found = _served(root, path.tftp_name) if path.is_url else find_on_esp(root, path.esp_parts)
+        found = locate(root, path)
         if found is None:
             raise WorkbenchError(f"{role} {text}: not found under {root}")
         values[hash_field] = file_sha256(found).hex()
     if not values:
         raise WorkbenchError("this stub has no file paths to rehash")
     return values
-
-
-def _served(root: Path, name: str) -> Path | None:
-    candidate = (root / name).resolve()
-    if candidate.is_relative_to(root.resolve()) and candidate.is_file():
-        return candidate
-    return None
 
 
 def preview_problems(preview: Preview) -> list[str]:

@@ -1,0 +1,67 @@
+"""Where a stub's file is found under a root, the way each medium finds it.
+
+The firmware's FAT driver matches names without regard to case. The lab's TFTP server
+(workbench.lab.tftp) takes names exactly and refuses any that leave its root, symlinks included.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.paths import StubPath
+
+NOT_SERVED = "TFTP error: file not found"
+REFUSED = "TFTP error: access denied"
+
+
+def find_on_esp(root: Path, parts: Sequence[str]) -> Path | None:
+    """The file at `parts` under `root`, each component matched as FAT does (case-insensitive).
+
+    An exact name wins; two names that differ only in case cannot both sit on a FAT volume, so
+    such a tie finds nothing rather than guessing.
+    """
+    current = Path(root)
+    for part in parts:
+        exact = current / part
+        if exact.exists():
+            current = exact
+            continue
+        try:
+            matches = [
+                entry for entry in current.iterdir() if entry.name.casefold() == part.casefold()
+            ]
+        except OSError:
+            return None
+        if len(matches) != 1:
+            return None
+        current = matches[0]
+    return current if current.is_file() else None
+
+
+def leaves_root(root: Path, name: str) -> bool:
+    """True when `name` under `root` resolves (through symlinks) outside `root`."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, name))
+    return os.path.commonpath([real, real_root]) != real_root
+
+
+def find_served(root: Path, name: str) -> tuple[Path | None, str | None]:
+    """What the TFTP server sends for `name`: the file, or None and the error the stub reports.
+
+    Same order as the server: a name that leaves the root is refused before the disk is looked at.
+    """
+    if leaves_root(root, name):
+        return None, REFUSED
+    candidate = Path(root) / name
+    if not candidate.is_file():
+        return None, NOT_SERVED
+    return candidate.resolve(), None
+
+
+def locate(root: Path, path: StubPath) -> Path | None:
+    """The file a stub path names under `root`: served by TFTP for a URL, else from the ESP."""
+    if path.is_url:
+        return find_served(root, path.tftp_name)[0]
+    return find_on_esp(root, path.esp_parts)
