@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -35,9 +36,53 @@ def qemu_binary() -> str:
     return path
 
 
-def accelerator() -> str:
-    """TCG unless WORKBENCH_ACCEL names another (KVM fails on some hosts with an internal error)."""
-    return os.environ.get("WORKBENCH_ACCEL", "tcg")
+_kvm_verdicts: dict[Path, bool] = {}
+KVM_PROBE_SECONDS = 1.5
+
+
+def kvm_works(firmware_code: Path) -> bool:
+    """Run OVMF under KVM briefly: some hosts expose /dev/kvm yet fail with "KVM internal
+    error" on the first instructions. Answered once per process."""
+    if firmware_code in _kvm_verdicts:
+        return _kvm_verdicts[firmware_code]
+    verdict = False
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        command = [
+            qemu_binary(), "-accel", "kvm", "-machine", "q35", "-m", "64", "-nodefaults",
+            "-no-user-config", "-display", "none", "-serial", "none", "-monitor", "none",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={firmware_code}",
+        ]  # fmt: skip
+        probe = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            assert probe.stderr is not None
+            errors = b""
+            deadline = time.monotonic() + KVM_PROBE_SECONDS
+            with selectors.DefaultSelector() as selector:
+                selector.register(probe.stderr, selectors.EVENT_READ)
+                while (left := deadline - time.monotonic()) > 0 and b"internal error" not in errors:
+                    if not selector.select(left):
+                        continue
+                    chunk = os.read(probe.stderr.fileno(), 4096)
+                    if not chunk:
+                        break
+                    errors += chunk
+            verdict = probe.poll() is None and b"internal error" not in errors
+        finally:
+            probe.kill()
+            probe.wait()
+            probe.stderr.close()  # type: ignore[union-attr]
+    _kvm_verdicts[firmware_code] = verdict
+    return verdict
+
+
+def accelerator(firmware_code: Path) -> str:
+    """$WORKBENCH_ACCEL if set; else KVM when a quick probe shows it works, else TCG."""
+    forced = os.environ.get("WORKBENCH_ACCEL")
+    if forced:
+        return forced
+    return "kvm" if kvm_works(firmware_code) else "tcg"
 
 
 @dataclass
@@ -61,7 +106,7 @@ def build_command(spec: MachineSpec) -> list[str]:
     command = [
         qemu_binary(),
         "-machine", machine,
-        "-accel", accelerator(),
+        "-accel", accelerator(spec.firmware.code),
         "-m", str(spec.memory_mb),
         "-no-user-config",
         "-nodefaults",
@@ -149,7 +194,8 @@ class QemuProcess:
             stderr=subprocess.PIPE,
             start_new_session=True,  # our own process group: killed as one on teardown
         )
-        self.publish(LabNote(f"qemu started (pid {self.process.pid})"))
+        accel = accelerator(self.spec.firmware.code)
+        self.publish(LabNote(f"qemu started (pid {self.process.pid}), accel {accel}"))
         serial = self._spawn(self._read_serial)
         stderr = self._spawn(self._read_stderr)
         self._spawn(self._watch_qmp)
