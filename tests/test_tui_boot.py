@@ -13,7 +13,9 @@ from textual.pilot import Pilot
 from textual.widgets import ProgressBar, RichLog
 
 from workbench import contract
+from workbench.keys import init_keys
 from workbench.pe.image import PeImage
+from workbench.pe.signing import sign
 from workbench.stubinfo import describe
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.boot_pane import BootPane, TransferRow
@@ -155,3 +157,37 @@ async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path])
         assert kernel.query_one(ProgressBar).percentage == 1.0
         assert "EFI/Linux/initrd.img" in rows and "EFI/BOOT/BOOTX64.EFI" in rows
     assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]
+
+
+@pytest.mark.timeout(240)
+async def test_secure_boot_key_boots_a_signed_stub_with_secure_boot_enforced(
+    make_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    require_tool("sbsign")
+    keys = tmp_path / "keys"
+    init_keys(keys)
+    root = make_tree()
+    sign(root / contract.BOOT_PATH, keys)
+    app = WorkbenchApp(
+        root / contract.BOOT_PATH, keys=keys, expect=contract.SAMPLE_MARKER, boot_timeout=150
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("B")
+        pane = app.query_one(BootPane)
+        await wait_until(pilot, lambda: pane.outcome is not None, 180)
+        assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+        assert "secureboot=enabled" in pane.timeline_steps
+        vars_dir = Path(app.boot_run_vars_dir) if app.boot_run_vars_dir else None
+    assert vars_dir is not None and not vars_dir.exists()
+    assert not [name for name in descendants() if "qemu" in name]
+
+
+async def test_secure_boot_key_without_keys_explains_and_starts_nothing(
+    make_tree: Callable[..., Path],
+) -> None:
+    app = WorkbenchApp(make_tree() / contract.BOOT_PATH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("N")
+        await pilot.pause()
+        assert not app.boot_running
+        assert app.query_one(BootPane).outcome is None

@@ -14,9 +14,10 @@ from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker
 
 from workbench.errors import WorkbenchError
-from workbench.keys import Readiness, secure_boot_readiness
+from workbench.keys import Readiness, prepare_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Outcome
+from workbench.lab.firmware import find_firmware
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.signing import sign
 from workbench.tui import rehash
@@ -34,9 +35,14 @@ TABS = ("overview", "sections", "edit", "preview", "boot")
 PREVIEW_DELAY = 0.3  # seconds of no typing before the preview is recomputed
 
 
-def run_boot(run: BootRun) -> Outcome:
-    """The boot worker's body: a refused request becomes an outcome with the reason."""
+def run_boot(run: BootRun, keys: Path | None = None, vars_store: Path | None = None) -> Outcome:
+    """The boot worker's body: a refused request becomes an outcome with the reason.
+
+    With keys, first enroll them into the run's variable store for the Secure Boot firmware.
+    """
     try:
+        if keys is not None and vars_store is not None:
+            prepare_vars(keys, find_firmware(secure_boot=True).vars_template, vars_store)
         return run.run()
     except WorkbenchError as error:
         return Outcome(ok=False, kind="lab-failed", reason=str(error), seconds=0.0)
@@ -50,6 +56,8 @@ class WorkbenchApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("b", "boot('local')", "Boot"),
         Binding("n", "boot('net')", "Netboot"),
+        Binding("B", "boot('local', True)", "SB boot", show=False),
+        Binding("N", "boot('net', True)", "SB netboot", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
         Binding("escape", "escape", "Stop/leave", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
@@ -75,6 +83,8 @@ class WorkbenchApp(App[None]):
         self.root = Path(root) if root is not None else default_root(self.stub_path)
         self.root_given = root is not None
         self.keys = Path(keys) if keys is not None else None
+        self.secure_boot_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.boot_run_vars_dir: str | None = None  # the last Secure Boot run's store, for checks
         self.expect = expect
         self.boot_timeout = boot_timeout
         # Opened before the screen exists so a bad file is an error, not an empty app.
@@ -311,11 +321,14 @@ class WorkbenchApp(App[None]):
     def boot_running(self) -> bool:
         return self.boot_worker is not None and not self.boot_worker.is_finished
 
-    def action_boot(self, mode: str) -> None:
-        self.boot_flow(mode)
+    def action_boot(self, mode: str, secure_boot: bool = False) -> None:
+        self.boot_flow(mode, secure_boot)
 
     @work(exclusive=True, group="dialog")
-    async def boot_flow(self, mode: str) -> None:
+    async def boot_flow(self, mode: str, secure_boot: bool = False) -> None:
+        if secure_boot and self.keys is None:
+            self.notify("A Secure Boot boot needs --keys KEYDIR.", severity="warning")
+            return
         if self.boot_running:
             self.notify("A boot is already running: s stops it.", severity="warning")
             return
@@ -339,21 +352,41 @@ class WorkbenchApp(App[None]):
                 which = "the stub with the edits just saved"
             else:
                 which = "the saved stub, without the unsaved edits"
-        self.start_boot(mode, which)
+        self.start_boot(mode, which, secure_boot)
 
-    def start_boot(self, mode: str, which: str = "the saved stub") -> None:
+    def start_boot(
+        self, mode: str, which: str = "the saved stub", secure_boot: bool = False
+    ) -> None:
         assert self.root is not None
+        vars_store = None
+        if secure_boot:
+            # Filled in the worker (enrolling takes a moment); removed when the run ends.
+            self.secure_boot_dir = tempfile.TemporaryDirectory(prefix="workbench-sb-vars-")
+            self.boot_run_vars_dir = self.secure_boot_dir.name
+            vars_store = Path(self.secure_boot_dir.name) / "vars.fd"
         request = BootRequest(
-            root=self.root, mode=mode, expect=self.expect, timeout=self.boot_timeout
-        )  # type: ignore[arg-type]
+            root=self.root,
+            mode=mode,  # type: ignore[arg-type]
+            expect=self.expect,
+            timeout=self.boot_timeout,
+            secure_boot=secure_boot,
+            vars_template=vars_store,
+        )
         pane = self.query_one(BootPane)
         self.query_one(TabbedContent).active = "boot"
         label = "local ESP" if mode == "local" else "netboot"
+        if secure_boot:
+            label = f"Secure Boot {label}"
         pane.start(f"{label} of {short_path(self.root)}: {which}")
         run = BootRun(request, on_event=lambda event: pane.post_message(BootPane.RunEvent(event)))
         self.boot_run = run
+        keys = self.keys
         self.boot_worker = self.run_worker(
-            lambda: run_boot(run), thread=True, exclusive=True, group="boot", name=f"boot-{mode}"
+            lambda: run_boot(run, keys if secure_boot else None, vars_store),
+            thread=True,
+            exclusive=True,
+            group="boot",
+            name=f"boot-{mode}",
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -368,6 +401,9 @@ class WorkbenchApp(App[None]):
             pane.finish(outcome)
         self.last_outcome = outcome
         self.boot_run = None
+        if self.secure_boot_dir is not None:
+            self.secure_boot_dir.cleanup()
+            self.secure_boot_dir = None
 
     def action_stop_boot(self) -> None:
         if self.boot_run is None or not self.boot_running:

@@ -55,6 +55,7 @@ Inspect, edit, preview and boot one UEFI stub.
 | `1`..`5` | Overview, Sections, Edit, Preview, Boot |
 | `b` | boot ROOT from a local ESP (QEMU + OVMF) |
 | `n` | netboot ROOT over PXE/TFTP in a private network |
+| `B` / `N` | the same with Secure Boot enforced and the --keys KEYDIR certificates enrolled |
 | `s`, `Esc` | stop the running boot |
 | `Ctrl+S` | save the edits (atomic; asks before dropping a signature) |
 | `Ctrl+Z` | undo the last unsaved edit |
