@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, require_tool
-from lab_support import Recorder, assert_nothing_left
+from lab_support import PID_NOTE, Recorder, assert_nothing_left
 
 from workbench.errors import WorkbenchError
 from workbench.lab.boot import BootRequest, BootRun, boot
@@ -178,6 +179,31 @@ def test_cli_json_streams_events_then_the_outcome(tmp_path: Path) -> None:
     serial = [line["text"] for line in lines if line["type"] == "SerialLine"]
     assert log.read_text().splitlines()[: len(serial)] == serial
     assert not any(line["type"] == LabNote.__name__ and "failed" in line["text"] for line in lines)
-    pids = [int(text.split("pid ")[1].rstrip(")")) for text in
-            (line.get("text", "") for line in lines) if "(pid " in text]  # fmt: skip
+    pids = [int(match.group(1)) for line in lines
+            if (match := PID_NOTE.search(line.get("text", "")))]  # fmt: skip
+    assert pids and not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def test_cli_ctrl_c_interrupts_and_cleans_up(make_tree: Callable[..., Path]) -> None:
+    require_tool("qemu-system-x86_64")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from workbench.cli import main; raise SystemExit(main())",
+         "boot", str(make_tree()), "--expect", "never printed"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("stub: "):
+                process.send_signal(signal.SIGINT)
+                break
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    lines += rest.splitlines()
+    assert process.returncode == 1
+    assert lines[-1].startswith("outcome: FAILED: interrupted")
+    pids = [int(match.group(1)) for line in lines if (match := PID_NOTE.search(line))]
     assert pids and not any(os.path.exists(f"/proc/{pid}") for pid in pids)

@@ -137,14 +137,14 @@ def build_command(spec: MachineSpec) -> list[str]:
 class _Qmp:
     """A minimal QMP client: capabilities, events, quit."""
 
-    def __init__(self, path: Path, deadline: float) -> None:
+    def __init__(self, path: Path, deadline: float, keep_trying: Callable[[], bool]) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         while True:
             try:
                 self.sock.connect(str(path))
                 break
             except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or not keep_trying():
                     self.sock.close()
                     raise
                 time.sleep(0.02)
@@ -233,7 +233,7 @@ class QemuProcess:
 
     def _watch_qmp(self) -> None:
         try:
-            qmp = _Qmp(self.spec.qmp_path, time.monotonic() + 10)
+            qmp = _Qmp(self.spec.qmp_path, time.monotonic() + 10, self._worth_connecting)
         except OSError:
             return  # QEMU failed to start; the exit watcher reports it
         with self._lock:
@@ -252,6 +252,9 @@ class QemuProcess:
                     self._guest_shutdown = True
         except OSError:
             pass
+
+    def _worth_connecting(self) -> bool:
+        return not self._stopping and self.process is not None and self.process.poll() is None
 
     def _wait_exit(self, readers: list[threading.Thread]) -> None:
         assert self.process is not None
