@@ -207,3 +207,13 @@ def test_cli_ctrl_c_interrupts_and_cleans_up(make_tree: Callable[..., Path]) -> 
     assert lines[-1].startswith("outcome: FAILED: interrupted")
     pids = [int(match.group(1)) for line in lines if (match := PID_NOTE.search(line))]
     assert pids and not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def test_unwritable_log_is_bad_input(tmp_path: Path, private_tmp: Path) -> None:
+    root = tmp_path / "root"
+    (root / "EFI" / "BOOT").mkdir(parents=True)
+    (root / "EFI" / "BOOT" / "BOOTX64.EFI").write_bytes(b"MZ")
+    request = BootRequest(root=root, mode="local", log=tmp_path / "no" / "such" / "dir.log")
+    with pytest.raises(WorkbenchError, match="cannot write the log"):
+        boot(request)
+    assert list(private_tmp.iterdir()) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -147,8 +148,7 @@ class BootRun:
         workdir = Path(tempfile.mkdtemp(prefix="workbench-boot-"))
         lab: Lab | None = None
         try:
-            if self.request.log is not None:
-                self._log = open(self.request.log, "w", encoding="utf-8")  # noqa: SIM115
+            self._open_log()
             lab = self._make_lab(firmware, workdir)
             try:
                 lab.start(self._queue.put)
@@ -164,10 +164,21 @@ class BootRun:
                     lab.stop()
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
+                if sys.exc_info()[0] is not None and self._log is not None:
+                    self._log.close()
         self._publish(outcome)
         if self._log is not None:
             self._log.close()
         return outcome
+
+    def _open_log(self) -> None:
+        if self.request.log is None:
+            return
+        try:
+            self._log = open(self.request.log, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise WorkbenchError(f"{self.request.log}: cannot write the log: {reason}") from None
 
     def _make_lab(self, firmware: Firmware, workdir: Path) -> Lab:
         if self.request.mode == "net":
