@@ -55,7 +55,7 @@ def bring_up_network() -> None:
     ip("link", "set", TAP_DEVICE, "up")
 
 
-def start_dnsmasq(workdir: Path) -> subprocess.Popen[str]:
+def start_dnsmasq(workdir: Path, stopping: threading.Event) -> subprocess.Popen[str]:
     command = [
         find_tool("dnsmasq"),
         "--port=0",  # no DNS
@@ -80,10 +80,15 @@ def start_dnsmasq(workdir: Path) -> subprocess.Popen[str]:
 
     def relay() -> None:
         assert process.stderr is not None
+        last = ""
         for line in process.stderr:
             line = line.strip()
+            last = line or last
             if any(word in line for word in DHCP_LOG_WORDS):
                 emit(LabNote(f"dnsmasq: {DNSMASQ_PREFIX.sub('', line)}"))
+        code = process.wait()
+        if not stopping.is_set():
+            emit(LabFailed(f"dnsmasq exited (code {code}): {DNSMASQ_PREFIX.sub('', last)}"))
 
     threading.Thread(target=relay, daemon=True).start()
     return process
@@ -105,11 +110,12 @@ def run(config: dict) -> int:
     emit(LabNote(f"private network: {TAP_DEVICE} {SERVER_ADDRESS}/24"))
     dnsmasq: subprocess.Popen[str] | None = None
     qemu: QemuProcess | None = None
+    stopping = threading.Event()
     with TftpServer(Path(config["root"]), bind=SERVER_ADDRESS, port=69, faults=faults,
                     on_event=emit):  # fmt: skip
         emit(LabNote(f"tftp: serving {config['root']} on {SERVER_ADDRESS}:69"))
         try:
-            dnsmasq = start_dnsmasq(workdir)
+            dnsmasq = start_dnsmasq(workdir, stopping)
             emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {DHCP_RANGE}"))
             spec = MachineSpec(
                 firmware=firmware,
@@ -124,6 +130,7 @@ def run(config: dict) -> int:
             assert qemu.process is not None
             qemu.process.wait()
         finally:
+            stopping.set()
             if qemu is not None:
                 qemu.stop()
             if dnsmasq is not None:
