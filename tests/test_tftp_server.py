@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -163,3 +164,37 @@ def test_serve_command_busy_port_exits_2_with_one_line(served: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "port already in use" in result.stderr
+
+
+def free_udp_port() -> int:
+    with socket.socket(type=socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_command_serves_logs_and_stops_on_ctrl_c(served: Path) -> None:
+    port = free_udp_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from workbench.cli import main; raise SystemExit(main())",
+         "serve", str(served), "--port", str(port), "--corrupt", "small=0",
+         "--fail-first", "/EFI/Linux/vmlinuz=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert "read-only on 127.0.0.1:" in process.stdout.readline()
+        assert download(port, "small") == bytes([ord("h") ^ 0xFF]) + b"ello\n"
+        with pytest.raises(TftpFileNotFoundError):
+            download(port, "EFI/Linux/vmlinuz")
+        assert download(port, "EFI/Linux/vmlinuz") == (served / "EFI/Linux/vmlinuz").read_bytes()
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        output, errors = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0, errors
+    lines = output.splitlines()
+    assert any("done" in line and "small 6/6 bytes" in line for line in lines)
+    assert any("failed" in line and "fault injected" in line for line in lines)
+    assert sum("done" in line and "EFI/Linux/vmlinuz" in line for line in lines) == 1
+    assert lines[-1] == "stopped"
