@@ -95,3 +95,23 @@ def test_missing_initrd_is_named_and_resets(make_tree: Callable[..., Path]) -> N
     assert error.subject == "initrd"
     assert error.path is not None and error.path.endswith("initrd.img")
     assert outcome.reset_after_error
+
+
+def test_kernel_panic_reboot_without_stub_error_is_a_reset_loop(
+    make_tree: Callable[..., Path],
+) -> None:
+    # No such init: the kernel panics and, with panic=-1, resets at once.
+    outcome, recorder = boot_local(make_tree(f"{BASE_CMDLINE} rdinit=/no/such/init"))
+    assert outcome.kind == "reset-loop"
+    assert outcome.resets == 1
+    assert outcome.errors == []
+    assert recorder.steps("starting")
+    assert "Kernel panic" in recorder.serial()
+
+
+def test_power_off_before_the_expected_text_is_exited(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = boot_local(make_tree(), expect="text the sample never prints")
+    assert outcome.kind == "exited"
+    assert not outcome.ok
+    assert "powered off" in outcome.reason
+    assert SAMPLE_MARKER in recorder.serial()
