@@ -60,6 +60,10 @@ def test_quoted_cmdline_with_escapes_and_non_ascii() -> None:
          "kernel", "tftp://10.0.2.2/EFI/Linux/vmlinuz", "TFTP error: file not found"),
         ("stub: error: source: no file system and no PXE", "source", None,
          "no file system and no PXE"),
+        ("stub: error: kernel (embedded): not an x86_64 image", "kernel", "(embedded)",
+         "not an x86_64 image"),
+        ("stub: error: kernel \\EFI\\My Linux\\vmlinuz: file not found", "kernel",
+         "\\EFI\\My Linux\\vmlinuz", "file not found"),
     ],
 )  # fmt: skip
 def test_errors_name_what_where_and_why(
@@ -73,9 +77,9 @@ def test_errors_name_what_where_and_why(
 
 
 def test_warning_keeps_its_text() -> None:
-    parsed = parse_stub_line("stub: warning: initrd hash missing, not checked")
+    parsed = parse_stub_line('stub: warning: policy: unknown key: "colour=blue"')
     assert parsed is not None
-    assert (parsed.step, parsed.reason) == ("warning", "initrd hash missing, not checked")
+    assert (parsed.step, parsed.reason) == ("warning", 'policy: unknown key: "colour=blue"')
 
 
 @pytest.mark.parametrize(
