@@ -190,6 +190,8 @@ def test_cli_ctrl_c_interrupts_and_cleans_up(make_tree: Callable[..., Path]) -> 
         [sys.executable, "-c", "from workbench.cli import main; raise SystemExit(main())",
          "boot", str(make_tree()), "--expect", "never printed"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        # Test runners may ignore SIGINT, and children inherit that: give it back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert process.stdout is not None
     lines = []

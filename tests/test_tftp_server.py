@@ -179,6 +179,8 @@ def test_serve_command_serves_logs_and_stops_on_ctrl_c(served: Path) -> None:
          "serve", str(served), "--port", str(port), "--corrupt", "small=0",
          "--fail-first", "/EFI/Linux/vmlinuz=1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        # Test runners may ignore SIGINT, and children inherit that: give it back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert process.stdout is not None
