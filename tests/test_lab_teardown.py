@@ -219,3 +219,21 @@ def test_unwritable_log_is_bad_input(tmp_path: Path, private_tmp: Path) -> None:
     with pytest.raises(WorkbenchError, match="cannot write the log"):
         boot(request)
     assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--corrupt", "EFI/Linux/initrd.img=5"], "TFTP faults need --mode net"),
+        (["--mode", "net", "--stop-after", "EFI/Linux/vmlinuz"], "expected NAME=NUMBER"),
+        (["--mode", "net", "--fail-first", "EFI/Linux/vmlinuz=-1"], "must not be negative"),
+    ],
+)
+def test_cli_bad_fault_options_exit_2(tmp_path: Path, arguments: list[str], message: str) -> None:
+    root = tmp_path / "root"
+    (root / "EFI" / "BOOT").mkdir(parents=True)
+    (root / "EFI" / "BOOT" / "BOOTX64.EFI").write_bytes(b"MZ")
+    result = run_cli("boot", str(root), *arguments)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr

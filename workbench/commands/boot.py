@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.commands.serve import fault_plan
+from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import (
@@ -65,6 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--keys", type=Path, metavar="KEYDIR", help="with --secure-boot: PK/KEK/db to enroll"
     )
+    faults = parser.add_argument_group(
+        "TFTP faults (--mode net; NAME as the client asks for it, e.g. EFI/Linux/vmlinuz)"
+    )
+    faults.add_argument("--fail-first", action="append", default=[], metavar="NAME=N",
+                        help="answer the first N requests for NAME with a TFTP error")  # fmt: skip
+    faults.add_argument("--stop-after", action="append", default=[], metavar="NAME=BYTES",
+                        help="stop sending NAME after BYTES (the client times out)")  # fmt: skip
+    faults.add_argument("--corrupt", action="append", default=[], metavar="NAME=OFFSET",
+                        help="flip the byte at OFFSET of NAME as it is sent")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -101,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
+    faults = fault_plan(args)
+    if faults is not None and args.mode != "net":
+        raise WorkbenchError("TFTP faults need --mode net")
     request = BootRequest(
         root=args.root,
         mode=args.mode,
@@ -110,6 +124,7 @@ def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
         max_resets=args.max_resets,
         secure_boot=args.secure_boot,
         vars_template=vars_template,
+        faults=faults,
     )
 
     def show(event: Event) -> None:

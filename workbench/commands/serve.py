@@ -51,6 +51,16 @@ def parse_assignments(values: list[str], option: str) -> dict[str, int]:
     return parsed
 
 
+def fault_plan(args: argparse.Namespace) -> FaultPlan | None:
+    """The --fail-first/--stop-after/--corrupt options as a FaultPlan (None when none given)."""
+    plan = FaultPlan(
+        fail_first=parse_assignments(args.fail_first, "--fail-first"),
+        stop_after=parse_assignments(args.stop_after, "--stop-after"),
+        corrupt=parse_assignments(args.corrupt, "--corrupt"),
+    )
+    return plan if plan.fail_first or plan.stop_after or plan.corrupt else None
+
+
 def describe(event: TftpTransfer) -> str:
     size = f"{event.bytes}/{event.total}" if event.total is not None else str(event.bytes)
     line = f"{event.client} {event.state:8} {event.filename} {size} bytes"
@@ -64,11 +74,7 @@ def describe(event: TftpTransfer) -> str:
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise WorkbenchError(f"--port {args.port}: not a UDP port")
-    faults = FaultPlan(
-        fail_first=parse_assignments(args.fail_first, "--fail-first"),
-        stop_after=parse_assignments(args.stop_after, "--stop-after"),
-        corrupt=parse_assignments(args.corrupt, "--corrupt"),
-    )
+    faults = fault_plan(args)
     server = TftpServer(
         args.root,
         bind=args.bind,
