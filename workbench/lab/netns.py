@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote, MachineExit, event_from_dict
 from workbench.lab.firmware import Firmware
+from workbench.lab.stderr_tail import StderrTail
 
 if TYPE_CHECKING:
     from workbench.lab.boot import BootRequest
@@ -58,7 +58,7 @@ class NetLab:
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._stderr = StderrTail()
         self._stopping = False
 
     def config(self) -> dict:
@@ -92,7 +92,9 @@ class NetLab:
         publish(LabNote(f"network lab started (pid {self.process.pid})"))
         self._reader = threading.Thread(target=self._read, args=(publish,), daemon=True)
         self._reader.start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        stderr = self.process.stderr
+        assert stderr is not None
+        threading.Thread(target=self._stderr.drain, args=(stderr,), daemon=True).start()
 
     def _read(self, publish: Callable[[Event], None]) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -106,15 +108,9 @@ class NetLab:
             publish(event)
         code = self.process.wait()
         if not machine_ended and not self._stopping:
-            last = self._stderr_tail[-1] if self._stderr_tail else f"exit code {code}"
+            last = self._stderr.last(f"exit code {code}")
             publish(LabFailed(f"network lab ended unexpectedly: {last}"))
 
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for raw in self.process.stderr:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if line:
-                self._stderr_tail.append(line)
 
     def stop(self) -> None:
         """End the lab's process group: TERM, then KILL; safe to call twice."""

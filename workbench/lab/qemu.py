@@ -13,7 +13,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.lab.console import clean_serial_text
 from workbench.lab.events import Event, LabNote, MachineExit, Reset, SerialLine
 from workbench.lab.firmware import Firmware
+from workbench.lab.stderr_tail import StderrTail
 
 QEMU = "qemu-system-x86_64"
 # sun_path is 108 bytes including the terminating NUL.
@@ -180,7 +180,7 @@ class QemuProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._qmp: _Qmp | None = None
         self._threads: list[threading.Thread] = []
-        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._stderr = StderrTail()
         self._guest_shutdown = False
         self._stopping = False
         self._lock = threading.Lock()
@@ -197,7 +197,9 @@ class QemuProcess:
         accel = accelerator(self.spec.firmware.code)
         self.publish(LabNote(f"qemu started (pid {self.process.pid}), accel {accel}"))
         serial = self._spawn(self._read_serial)
-        stderr = self._spawn(self._read_stderr)
+        stderr_stream = self.process.stderr
+        assert stderr_stream is not None
+        stderr = self._spawn(lambda: self._stderr.drain(stderr_stream))
         self._spawn(self._watch_qmp)
         self._spawn(lambda: self._wait_exit([serial, stderr]))
 
@@ -223,13 +225,6 @@ class QemuProcess:
         text = clean_serial_text(raw.decode("utf-8", errors="replace"))
         if text:
             self.publish(SerialLine(text))
-
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for raw in self.process.stderr:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if line:
-                self._stderr_tail.append(line)
 
     def _watch_qmp(self) -> None:
         try:
@@ -265,7 +260,7 @@ class QemuProcess:
             MachineExit(
                 code=code,
                 guest_shutdown=self._guest_shutdown,
-                stderr_tail="\n".join(self._stderr_tail),
+                stderr_tail=self._stderr.text(),
             )
         )
 
