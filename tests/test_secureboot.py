@@ -5,7 +5,6 @@ pflash). The firmware decides whether the stub may start; the stub then verifies
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,8 @@ from conftest import BASE_CMDLINE, require, require_tool
 from workbench import contract, keys
 from workbench.cli import main
 from workbench.errors import WorkbenchError
+from workbench.lab.console import parse_firmware_refusal
 from workbench.lab.events import Event, Outcome, SerialLine, StubStep
-
-# What OVMF's boot manager prints when the image verification refuses a boot option.
-FIRMWARE_REFUSAL = re.compile(r'BdsDxe: failed to load (Boot\d+) "([^"]*)" .*: Access Denied')
 
 # One Secure Boot run under TCG: ~11 s local, ~20 s net when alone; 50 s seen on a busy machine.
 BOOT_TIMEOUT = 120
@@ -94,14 +91,13 @@ class Run:
         found = [line for line in self.lines if contract.SAMPLE_MARKER in line]
         return found[0] if found else None
 
-    def refusals(self) -> list[tuple[str, str]]:
-        return [m.groups() for line in self.lines if (m := FIRMWARE_REFUSAL.search(line))]
+    def refusals(self) -> list[tuple[str, str, str]]:
+        return [found for line in self.lines if (found := parse_firmware_refusal(line))]
 
 
 def sb_boot(root: Path, vars_template: Path, mode: str = "local") -> Run:
     """Boot ROOT under enforced Secure Boot until the sample marker, a stub error, or the
-    firmware refusing the first boot option (after which it only tries slower, empty ones:
-    PXEv6 and HTTP boot time out one by one)."""
+    firmware refusing the first boot option (the runner ends the run there)."""
     from workbench.lab.boot import BootRequest, BootRun
 
     request = BootRequest(
@@ -114,18 +110,14 @@ def sb_boot(root: Path, vars_template: Path, mode: str = "local") -> Run:
     )
     lines: list[str] = []
     steps: list[StubStep] = []
-    runner: BootRun
 
     def on_event(event: Event) -> None:
         if isinstance(event, SerialLine):
             lines.append(event.text)
-            if FIRMWARE_REFUSAL.search(event.text):
-                runner.stop()
         elif isinstance(event, StubStep):
             steps.append(event)
 
-    runner = BootRun(request, on_event)
-    outcome = runner.run()
+    outcome = BootRun(request, on_event).run()
     return Run(outcome, lines, steps)
 
 
@@ -136,7 +128,8 @@ def assert_firmware_refused(run: Run) -> None:
     refused = run.refusals()
     assert refused, f"no refusal on the console; last lines: {run.lines[-5:]}"
     assert refused[0][0] == "Boot0001"  # the first boot option: our disk or NIC
-    assert run.outcome.kind == "interrupted", run.outcome  # stopped at the refusal
+    assert run.outcome.kind == "firmware-refused", run.outcome
+    assert run.outcome.reason.startswith('the firmware refused Boot0001 "'), run.outcome
 
 
 def flip_byte(path: Path, offset: int = 4096) -> None:
@@ -325,5 +318,9 @@ def test_refusal_pattern_matches_what_ovmf_prints() -> None:
         'BdsDxe: failed to load Boot0001 "UEFI Non-Block Boot Device" from '
         "PciRoot(0x0)/Pci(0x1,0x0): Access Denied"
     )
-    match = FIRMWARE_REFUSAL.search(line)
-    assert match and match.groups() == ("Boot0001", "UEFI Non-Block Boot Device")
+    assert parse_firmware_refusal(line) == (
+        "Boot0001",
+        "UEFI Non-Block Boot Device",
+        "Access Denied",
+    )
+    assert parse_firmware_refusal('BdsDxe: loading Boot0001 "UEFI Non-Block Boot Device"') is None

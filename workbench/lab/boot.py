@@ -19,7 +19,7 @@ from typing import IO, Literal, Protocol
 
 from workbench import contract
 from workbench.errors import WorkbenchError
-from workbench.lab.console import parse_stub_line
+from workbench.lab.console import parse_firmware_refusal, parse_stub_line
 from workbench.lab.esp import make_esp_image
 from workbench.lab.events import (
     Event,
@@ -233,6 +233,12 @@ class BootRun:
                     return outcome
             if self.request.expect is not None and self.request.expect in event.text:
                 return self._outcome(progress, "booted", f"saw {self.request.expect!r}", ok=True)
+            refusal = parse_firmware_refusal(event.text)
+            if refusal is not None:
+                # Under Secure Boot the firmware then only tries slower options that lead nowhere.
+                option, description, status = refusal
+                reason = f'the firmware refused {option} "{description}": {status}'
+                return self._outcome(progress, "firmware-refused", reason)
         elif isinstance(event, Reset):
             return self._on_reset(progress)
         elif isinstance(event, MachineExit):

@@ -107,3 +107,15 @@ def parse_stub_line(line: str) -> StubStep | None:
         reason=fields.get("reason"),
         raw=raw,
     )
+
+
+# What OVMF's boot manager prints when image verification (Secure Boot) refuses a boot option.
+_FIRMWARE_REFUSAL = re.compile(
+    r'BdsDxe: failed to load (Boot[0-9A-Fa-f]+) "([^"]*)" .*: (Access Denied|Security Violation)'
+)
+
+
+def parse_firmware_refusal(line: str) -> tuple[str, str, str] | None:
+    """(boot option, its description, status) when the firmware refused to start an image."""
+    match = _FIRMWARE_REFUSAL.search(line)
+    return match.groups() if match else None  # type: ignore[return-value]

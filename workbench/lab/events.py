@@ -13,6 +13,7 @@ TransferState = Literal["started", "progress", "done", "failed", "probe", "refus
 OutcomeKind = Literal[
     "booted",
     "stub-error",
+    "firmware-refused",
     "timeout",
     "reset-loop",
     "qemu-failed",

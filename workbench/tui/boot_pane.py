@@ -27,6 +27,7 @@ SERIAL_LINES = 5000
 OUTCOME_TITLES = {
     "booted": "BOOTED",
     "stub-error": "STUB ERROR",
+    "firmware-refused": "FIRMWARE REFUSED",
     "timeout": "TIMED OUT",
     "reset-loop": "RESET LOOP",
     "qemu-failed": "QEMU FAILED",
