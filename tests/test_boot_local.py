@@ -45,6 +45,8 @@ def test_thin_stub_boots_with_the_exact_command_line(make_tree: Callable[..., Pa
     assert outcome.ok, outcome.reason
     assert outcome.kind == "booted"
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={SPECIAL_CMDLINE}"
+    # The stub's own line carries the same text, non-ASCII included, through OVMF's console.
+    assert recorder.steps("cmdline")[0].fields["cmdline"] == SPECIAL_CMDLINE
     loaded = recorder.steps("loaded")
     assert [(s.subject, s.fields.get("sha256")) for s in loaded] == [
         ("kernel", "ok"),

@@ -76,6 +76,16 @@ def test_errors_name_what_where_and_why(
     )  # fmt: skip
 
 
+def test_hex_escapes_are_bytes_decoded_as_utf8() -> None:
+    # What the stub prints for `wb.name=Grüße` and a tab: every non-ASCII byte escaped.
+    parsed = parse_stub_line(r'stub: cmdline="wb.name=Gr\xc3\xbc\xc3\x9fe t=\x09 lit=\\x41"')
+    assert parsed is not None
+    assert parsed.fields["cmdline"] == "wb.name=Grüße t=\t lit=\\x41"
+    # A path with non-ASCII bytes comes quoted and escaped too.
+    loaded = parse_stub_line(r'stub: loaded kernel path="\\EFI\\K\xc3\xa9" bytes=3 sha256=ok')
+    assert loaded is not None and loaded.fields["path"] == "\\EFI\\Ké"
+
+
 def test_warning_keeps_its_text() -> None:
     parsed = parse_stub_line('stub: warning: policy: unknown key: "colour=blue"')
     assert parsed is not None

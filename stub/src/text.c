@@ -216,7 +216,9 @@ void tb_u64(text_buf *tb, uint64_t value)
         tb_char(tb, digits[--n]);
 }
 
-static int is_control(uint8_t c) { return c < 0x20 || c == 0x7f; }
+/* Control bytes, and bytes of non-ASCII characters, which OVMF's serial console turns into '?':
+ * escaped, the line stays exact on every console. */
+static int needs_escape(uint8_t c) { return c < 0x20 || c >= 0x7f; }
 
 void tb_quoted(text_buf *tb, const uint8_t *bytes, size_t len)
 {
@@ -227,7 +229,7 @@ void tb_quoted(text_buf *tb, const uint8_t *bytes, size_t len)
         if (c == '"' || c == '\\') {
             tb_char(tb, '\\');
             tb_char(tb, (char)c);
-        } else if (is_control(c)) {
+        } else if (needs_escape(c)) {
             tb_str(tb, "\\x");
             tb_char(tb, hex[c >> 4]);
             tb_char(tb, hex[c & 15]);
@@ -242,7 +244,7 @@ void tb_value(text_buf *tb, const uint8_t *bytes, size_t len)
 {
     int quote = len == 0;
     for (size_t i = 0; i < len && !quote; i++)
-        quote = bytes[i] == ' ' || bytes[i] == '"' || is_control(bytes[i]);
+        quote = bytes[i] == ' ' || bytes[i] == '"' || needs_escape(bytes[i]);
     if (quote)
         tb_quoted(tb, bytes, len);
     else

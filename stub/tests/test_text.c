@@ -134,6 +134,13 @@ static void test_text_buf(void)
     tb_init(&tb, storage, sizeof storage);
     tb_value(&tb, (const uint8_t *)"", 0);
     CHECK_STR(storage, "\"\"");
+    /* Non-ASCII bytes are escaped: the serial console cannot show them. */
+    tb_init(&tb, storage, sizeof storage);
+    tb_quoted(&tb, (const uint8_t *)"Gr\xc3\xbc\xc3\x9f" "e\x7f", 8);
+    CHECK_STR(storage, "\"Gr\\xc3\\xbc\\xc3\\x9fe\\x7f\"");
+    tb_init(&tb, storage, sizeof storage);
+    tb_value(&tb, (const uint8_t *)"\\EFI\\K\xc3\xa9", 8);
+    CHECK_STR(storage, "\"\\\\EFI\\\\K\\xc3\\xa9\"");
 
     /* Full buffers truncate and stay terminated. */
     char small[8];

@@ -27,8 +27,21 @@ def clean_serial_text(text: str) -> str:
     return _CONTROL.sub("", _ANSI.sub("", text)).rstrip()
 
 
+# Inside quotes: \xNN is one byte (control and non-ASCII bytes), \c is c.
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|.)")
+
+
 def _unescape(quoted: str) -> str:
-    return re.sub(r"\\(.)", r"\1", quoted)
+    """Quoted text back to the stub's bytes, then UTF-8 (see stub/FORMAT.md, console protocol)."""
+    data = bytearray()
+    position = 0
+    for match in _ESCAPE.finditer(quoted):
+        data += quoted[position : match.start()].encode()
+        escape = match.group(1)
+        data += bytes([int(escape[1:], 16)]) if len(escape) == 3 else escape.encode()
+        position = match.end()
+    data += quoted[position:].encode()
+    return data.decode("utf-8", errors="replace")
 
 
 def _tokens(text: str) -> list[tuple[str | None, str]]:
