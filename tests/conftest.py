@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,5 +81,36 @@ def make_tree(
             policy={"error-delay": "1", **(policy or {})},
         )
         return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def openssl_db_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway db key pair (KEYDIR/db.key, db.pem) made by openssl, not by the workbench:
+    signing must work with keys made anywhere."""
+    openssl = require_tool("openssl")
+    directory = tmp_path_factory.mktemp("openssl-keys")
+    subprocess.run(
+        [openssl, "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+         "-days", "2", "-subj", "/CN=Throwaway test db/", "-keyout", str(directory / "db.key"),
+         "-out", str(directory / "db.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return directory
+
+
+@pytest.fixture(scope="session")
+def make_keydir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Secure Boot test keys from `workbench keys init`, one KEYDIR per name per session."""
+    from workbench.keys import init_keys
+
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            made[name] = tmp_path_factory.mktemp(name) / "keys"
+            init_keys(made[name])
+        return made[name]
 
     return make

@@ -41,17 +41,6 @@ def thin(make_tree: Callable[..., Path]) -> Path:
     return make_tree()
 
 
-@pytest.fixture(scope="session")
-def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    openssl = require_tool("openssl")
-    directory = tmp_path_factory.mktemp("cli-keys")
-    subprocess.run(
-        [openssl, "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
-         "-days", "2", "-subj", "/CN=Throwaway CLI db/", "-keyout", str(directory / "db.key"),
-         "-out", str(directory / "db.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return directory
 
 
 def test_inspect_human_and_json(thin: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,15 +137,15 @@ def test_set_on_a_fat_stub_refuses_paths(
 
 
 def test_signed_stub_needs_a_decision(
-    thin: Path, keydir: Path, capsys: pytest.CaptureFixture[str]
+    thin: Path, openssl_db_keys: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sbverify = require_tool("sbverify")
     require_tool("sbsign")
     stub = thin / contract.BOOT_PATH
-    code, out, _ = run(["verify", stub, "--keys", keydir], capsys)
+    code, out, _ = run(["verify", stub, "--keys", openssl_db_keys], capsys)
     assert code == 1 and "not signed" in out
-    assert run(["sign", stub, "--keys", keydir], capsys)[0] == 0
-    assert run(["verify", stub, "--keys", keydir], capsys)[0] == 0
+    assert run(["sign", stub, "--keys", openssl_db_keys], capsys)[0] == 0
+    assert run(["verify", stub, "--keys", openssl_db_keys], capsys)[0] == 0
     assert inspect_json(stub, capsys)["signed"] is True
 
     before = snapshot(stub)
@@ -164,9 +153,9 @@ def test_signed_stub_needs_a_decision(
     assert code == 2 and "is signed" in err and err.count("\n") == 1
     assert snapshot(stub) == before
 
-    code, _, err = run(["set", stub, "--cmdline", "re-signed", "--sign", keydir], capsys)
+    code, _, err = run(["set", stub, "--cmdline", "re-signed", "--sign", openssl_db_keys], capsys)
     assert (code, err) == (0, "")
-    accepted = subprocess.run([sbverify, "--cert", str(keydir / "db.pem"), str(stub)],
+    accepted = subprocess.run([sbverify, "--cert", str(openssl_db_keys / "db.pem"), str(stub)],
                               capture_output=True, text=True)  # fmt: skip
     assert accepted.returncode == 0, accepted.stderr
     document = inspect_json(stub, capsys)
@@ -176,7 +165,7 @@ def test_signed_stub_needs_a_decision(
     code, _, _ = run(["set", stub, "-o", unsigned, "--drop-signature", "--cmdline", "x"], capsys)
     assert code == 0
     assert inspect_json(unsigned, capsys)["signed"] is False
-    assert run(["verify", unsigned, "--keys", keydir], capsys)[0] == 1
+    assert run(["verify", unsigned, "--keys", openssl_db_keys], capsys)[0] == 1
 
 
 def test_sign_with_a_bad_key_directory(thin: Path, tmp_path: Path, capsys) -> None:

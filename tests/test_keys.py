@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,18 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 SYSTEMD_BOOT = Path("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
 
 
-@pytest.fixture(scope="session")
-def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("keys") / "test-keys"
-    keys.init_keys(path)
-    return path
+
+
 
 
 @pytest.fixture(scope="session")
-def other_keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("other-keys") / "other"
-    keys.init_keys(path)
-    return path
+def keydir(make_keydir: Callable[[str], Path]) -> Path:
+    return make_keydir("db")
+
+
+@pytest.fixture(scope="session")
+def other_keydir(make_keydir: Callable[[str], Path]) -> Path:
+    return make_keydir("stranger")
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:

@@ -26,17 +26,6 @@ def base(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    openssl = require_tool("openssl")
-    directory = tmp_path_factory.mktemp("keys")
-    subprocess.run(
-        [openssl, "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
-         "-days", "2", "-subj", "/CN=Throwaway test db/", "-keyout", str(directory / "db.key"),
-         "-out", str(directory / "db.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return directory
 
 
 def snapshot(path: Path) -> tuple[bytes, int]:
@@ -151,11 +140,13 @@ def test_bad_section_names(base: Path, name: str, message: str) -> None:
         rewrite_sections(base, {name: b"x"})
 
 
-def test_signed_input_is_refused_unless_dropped(base: Path, tmp_path: Path, keydir: Path) -> None:
+def test_signed_input_is_refused_unless_dropped(
+    base: Path, tmp_path: Path, openssl_db_keys: Path
+) -> None:
     require_tool("sbsign")
     require_tool("sbverify")
-    signed = sign(base, keydir, tmp_path / "signed.efi")
-    assert verify(signed, keydir)
+    signed = sign(base, openssl_db_keys, tmp_path / "signed.efi")
+    assert verify(signed, openssl_db_keys)
     with PeImage.open(signed) as image:
         assert image.is_signed
         assert image.signature is not None
@@ -170,10 +161,10 @@ def test_signed_input_is_refused_unless_dropped(base: Path, tmp_path: Path, keyd
     with PeImage.open(out) as image:
         assert not image.is_signed
         assert image.file_size < signed.stat().st_size + 1024
-    assert not verify(out, keydir)
+    assert not verify(out, openssl_db_keys)
     # Re-signing the edited image gives a valid signature again.
-    sign(out, keydir)
-    assert verify(out, keydir)
+    sign(out, openssl_db_keys)
+    assert verify(out, openssl_db_keys)
 
 
 def test_a_failed_write_leaves_no_temporary_and_the_source_intact(

@@ -23,18 +23,18 @@ BOOT_TIMEOUT = 120
 PYTEST_TIMEOUT = BOOT_TIMEOUT + 60
 
 
-@pytest.fixture(scope="session")
-def sb_keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sb") / "keys"
-    keys.init_keys(path)
-    return path
+
+
 
 
 @pytest.fixture(scope="session")
-def stranger_keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sb-stranger") / "keys"
-    keys.init_keys(path)
-    return path
+def sb_keydir(make_keydir: Callable[[str], Path]) -> Path:
+    return make_keydir("db")
+
+
+@pytest.fixture(scope="session")
+def stranger_keydir(make_keydir: Callable[[str], Path]) -> Path:
+    return make_keydir("stranger")
 
 
 @pytest.fixture(scope="session")
