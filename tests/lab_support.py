@@ -18,6 +18,7 @@ class Recorder:
         self.events: list[Event] = []
         self.pids: list[int] = []
         self.netns: str | None = None
+        self.userns: str | None = None  # QEMU's user namespace, when it is not ours
 
     def __call__(self, event: Event) -> None:
         self.events.append(event)
@@ -27,12 +28,8 @@ class Recorder:
                 self.pids.append(int(match.group(1)))
             if event.text.startswith("qemu started") and self.netns is None:
                 # QEMU runs inside the lab's namespace: remember which one it is.
-                try:
-                    netns = os.readlink(f"/proc/{match.group(1)}/ns/net") if match else None
-                except OSError:
-                    netns = None
-                if netns != os.readlink("/proc/self/ns/net"):
-                    self.netns = netns
+                self.netns = _namespace_of(match.group(1) if match else None, "net")
+                self.userns = _namespace_of(match.group(1) if match else None, "user")
 
     def serial(self) -> str:
         return "\n".join(e.text for e in self.events if isinstance(e, SerialLine))
@@ -42,6 +39,15 @@ class Recorder:
 
     def transfers(self, state: str) -> list[TftpTransfer]:
         return [e for e in self.events if isinstance(e, TftpTransfer) and e.state == state]
+
+
+def _namespace_of(pid: str | None, kind: str) -> str | None:
+    """The process's namespace of that kind, when it differs from this process's."""
+    try:
+        theirs = os.readlink(f"/proc/{pid}/ns/{kind}") if pid else None
+    except OSError:
+        return None
+    return theirs if theirs != os.readlink(f"/proc/self/ns/{kind}") else None
 
 
 def running(pid: int) -> bool:

@@ -13,6 +13,7 @@ from lab_support import Recorder, assert_nothing_left
 from workbench.contract import SAMPLE_MARKER
 from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Outcome
+from workbench.lab.netns import NAMESPACE_ENV
 from workbench.lab.tftp import FaultPlan
 
 pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
@@ -63,6 +64,17 @@ def test_thin_stub_netboots_with_the_exact_command_line(make_tree: Callable[...,
     # EDK2 asks for the size first and aborts: shown as a probe, not as a failure.
     assert recorder.transfers("probe")
     assert recorder.transfers("failed") == []
+
+
+def test_unprivileged_form_user_and_net_namespace_netboots(
+    make_tree: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a non-root user gets: the lab maps itself to root in a user namespace of its own.
+    monkeypatch.setenv(NAMESPACE_ENV, "user")
+    outcome, recorder = boot_net(make_tree())
+    assert outcome.ok, outcome.reason
+    assert recorder.userns is not None, "QEMU did not run in a user namespace of its own"
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
 
 
 def test_fat_stub_netboots(make_tree: Callable[..., Path]) -> None:

@@ -72,6 +72,7 @@ def start_dnsmasq(workdir: Path, stopping: threading.Event) -> subprocess.Popen[
         "--pid-file=",
         f"--dhcp-leasefile={workdir / 'dnsmasq.leases'}",
         "--user=root",  # its lease file is in our private directory
+        "--group=",  # no group change: a user namespace maps no group to switch to
     ]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
