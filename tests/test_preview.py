@@ -116,3 +116,16 @@ def test_missing_root_is_a_clear_error(make_tree, tmp_path):
     root = make_tree()
     with pytest.raises(WorkbenchError, match="not a directory"):
         preview(stub_of(root), tmp_path / "nowhere")
+
+
+def test_tftp_url_names_its_server_and_needs_a_network_boot(make_tree):
+    root = make_tree()
+    rewrite_sections(stub_of(root), {contract.KERNEL: b"tftp://10.0.2.9/EFI/Linux/vmlinuz"})
+    result = preview(stub_of(root), root)
+    assert result.net.boots
+    assert result.net.files[0].looked_for == "tftp://10.0.2.9/EFI/Linux/vmlinuz"
+    assert result.net.files[1].looked_for == "tftp://10.0.2.2/EFI/Linux/initrd.img"
+    assert result.local.reason == (
+        "error: kernel tftp://10.0.2.9/EFI/Linux/vmlinuz: "
+        "tftp:// paths need a network boot (no PXE on the boot device)"
+    )

@@ -40,12 +40,21 @@ def wrong_case_path(root: Path) -> None:
     rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: b"\\efi\\linux\\VMLINUZ"})
 
 
-CASES: dict[str, tuple[Callable[[Path], None], bool]] = {
-    "good": (good, False),
-    "missing-kernel": (missing_kernel, False),
-    "tampered-initrd": (tampered_initrd, False),
-    "wrong-case-path": (wrong_case_path, False),
-    "fat": (good, True),
+def url_path(root: Path) -> None:
+    """The kernel names its TFTP server explicitly: fine over the network, an error from a disk."""
+    url = b"tftp://10.0.2.2/EFI/Linux/vmlinuz"
+    rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: url})
+
+
+# name: (change after building, build options)
+CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
+    "good": (good, {}),
+    "missing-kernel": (missing_kernel, {}),
+    "tampered-initrd": (tampered_initrd, {}),
+    "wrong-case-path": (wrong_case_path, {}),
+    "tftp-url-path": (url_path, {}),
+    "forced-source-net": (good, {"policy": {"source": "net"}}),
+    "fat": (good, {"fat": True}),
 }
 
 
@@ -57,8 +66,8 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
     require_tool("qemu-system-x86_64")
     if mode == "net":
         require_tool("dnsmasq")
-    change, fat = CASES[case]
-    root = make_tree(fat=fat)
+    change, options = CASES[case]
+    root = make_tree(**options)
     change(root)
 
     predicted = getattr(preview(root / contract.BOOT_PATH, root), mode)
