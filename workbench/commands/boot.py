@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.serve import fault_plan
+from workbench.commands.serve import add_fault_options, fault_plan
 from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
 from workbench.lab.boot import BootRequest, BootRun
@@ -70,12 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     faults = parser.add_argument_group(
         "TFTP faults (--mode net; NAME as the client asks for it, e.g. EFI/Linux/vmlinuz)"
     )
-    faults.add_argument("--fail-first", action="append", default=[], metavar="NAME=N",
-                        help="answer the first N requests for NAME with a TFTP error")  # fmt: skip
-    faults.add_argument("--stop-after", action="append", default=[], metavar="NAME=BYTES",
-                        help="stop sending NAME after BYTES (the client times out)")  # fmt: skip
-    faults.add_argument("--corrupt", action="append", default=[], metavar="NAME=OFFSET",
-                        help="flip the byte at OFFSET of NAME as it is sent")  # fmt: skip
+    add_fault_options(faults)
     parser.set_defaults(func=run)
 
 

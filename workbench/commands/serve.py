@@ -26,13 +26,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("root", type=Path, metavar="ROOT")
     parser.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="default 6969")
-    parser.add_argument("--fail-first", action="append", default=[], metavar="NAME=N",
-                        help="answer the first N requests for NAME with a TFTP error")  # fmt: skip
-    parser.add_argument("--stop-after", action="append", default=[], metavar="NAME=BYTES",
-                        help="stop sending NAME after BYTES (the client times out)")  # fmt: skip
-    parser.add_argument("--corrupt", action="append", default=[], metavar="NAME=OFFSET",
-                        help="flip the byte at OFFSET of NAME as it is sent")  # fmt: skip
+    add_fault_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_fault_options(container: argparse._ActionsContainer) -> None:
+    """The fault options fault_plan() reads; `boot --mode net` takes them too."""
+    options = (
+        ("--fail-first", "NAME=N", "answer the first N requests for NAME with a TFTP error"),
+        ("--stop-after", "NAME=BYTES", "stop sending NAME after BYTES (the client times out)"),
+        ("--corrupt", "NAME=OFFSET", "flip the byte at OFFSET of NAME as it is sent"),
+    )
+    for flag, metavar, text in options:
+        container.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
 
 
 def parse_assignments(values: list[str], option: str) -> dict[str, int]:
