@@ -6,7 +6,8 @@ import os
 import re
 from pathlib import Path
 
-from workbench.lab.events import Event, LabNote, SerialLine, StubStep, TftpTransfer
+from workbench.contract import SAMPLE_MARKER
+from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, TftpTransfer
 
 PID_NOTE = re.compile(r"\(pid (\d+)\)")
 
@@ -76,3 +77,14 @@ def assert_nothing_left(recorder: Recorder) -> None:
     assert alive == [], f"lab processes still running: {alive}"
     if recorder.netns is not None:
         assert processes_in_netns(recorder.netns) == [], f"{recorder.netns} still has processes"
+
+
+def assert_stub_refused(outcome: Outcome, recorder: Recorder, what: str, filename: str) -> StubStep:
+    """The stub named the file in a `stub: error:` line, never reached userspace, and reset."""
+    assert not outcome.ok and outcome.kind == "stub-error", outcome
+    assert SAMPLE_MARKER not in recorder.serial()
+    errors = recorder.steps("error")
+    assert errors and errors[0].subject == what, errors
+    assert errors[0].path is not None and errors[0].path.endswith(filename), errors[0]
+    assert outcome.reset_after_error
+    return errors[0]
