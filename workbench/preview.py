@@ -8,12 +8,12 @@ SHA-256 check. The predicted failure is the `stub: error:` line the stub would p
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from workbench import contract
+from workbench.builder import file_sha256
 from workbench.errors import WorkbenchError
 from workbench.lookup import find_on_esp, find_served
 from workbench.paths import StubPath, parse_stub_path
@@ -77,7 +77,7 @@ def preview(stub_path: Path, root: Path, *, server: str = DEFAULT_SERVER) -> Pre
     with PeImage.open(stub_path) as image:
         info = describe(image)
         embedded = {
-            role: hashlib.sha256(image.section_view(name)).hexdigest()
+            role: image.section_sha256(name)  # cached: describe() hashed every section
             for role, name in (("kernel", contract.KERNEL), ("initrd", contract.INITRD))
             if info.flavour in EMBEDDED_FLAVOURS and image.section(name) is not None
         }
@@ -185,8 +185,7 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
         return FilePreview(
             ref.role, looked_for, True, 0, "missing", f"{ref.role} {looked_for}: empty file"
         )
-    with open(found, "rb") as handle:
-        actual = hashlib.file_digest(handle, "sha256").hexdigest()
+    actual = file_sha256(found).hex()
     if actual != ref.expected_sha256:
         note = f"{ref.role} {looked_for}: {_mismatch(ref.expected_sha256 or '', actual)}"
         return FilePreview(ref.role, looked_for, True, size, "mismatch", note)
