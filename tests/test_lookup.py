@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.lookup import NOT_SERVED, REFUSED, find_on_esp, find_served, locate
+from workbench.lookup import NOT_SERVED, REFUSED, find_on_esp, find_served, locate, tree_of
 from workbench.paths import parse_stub_path
 
 
@@ -41,3 +41,9 @@ def test_locate_follows_the_path_form(tmp_path: Path) -> None:
     assert locate(root, parse_stub_path("\\efi\\linux\\vmlinuz")) is not None
     assert locate(root, parse_stub_path("tftp://10.0.2.9/efi/linux/vmlinuz")) is None
     assert locate(root, parse_stub_path("tftp://10.0.2.9/EFI/Linux/vmlinuz")) is not None
+
+
+def test_tree_of_a_stub_matches_the_boot_path_in_any_case(tmp_path: Path) -> None:
+    assert tree_of(tmp_path / "esp" / "efi" / "Boot" / "BOOTx64.efi") == (tmp_path / "esp")
+    assert tree_of(tmp_path / "esp" / "EFI" / "Linux" / "BOOTX64.EFI") is None
+    assert tree_of(Path("/BOOTX64.EFI")) is None

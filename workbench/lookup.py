@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench import contract
 from workbench.paths import StubPath
 
 NOT_SERVED = "TFTP error: file not found"
@@ -65,3 +66,15 @@ def locate(root: Path, path: StubPath) -> Path | None:
     if path.is_url:
         return find_served(root, path.tftp_name)[0]
     return find_on_esp(root, path.esp_parts)
+
+
+def tree_of(stub: Path) -> Path | None:
+    """The tree the stub sits in, when it sits at ROOT/EFI/BOOT/BOOTX64.EFI (any case, like FAT)."""
+    parts = Path(stub).resolve().parts
+    boot_parts = Path(contract.BOOT_PATH).parts
+    if len(parts) <= len(boot_parts):
+        return None
+    tail = [part.casefold() for part in parts[-len(boot_parts) :]]
+    if tail != [part.casefold() for part in boot_parts]:
+        return None
+    return Path(*parts[: -len(boot_parts)])

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench import contract
+from workbench.lookup import tree_of
 from workbench.preview import DEFAULT_SERVER, ModePreview, Preview, preview
 
 
@@ -29,12 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def default_root(stub: Path) -> Path:
     """ROOT when the stub sits at ROOT/EFI/BOOT/BOOTX64.EFI, else the stub's directory."""
-    resolved = stub.resolve()
-    depth = len(Path(contract.BOOT_PATH).parts)
-    tail = tuple(part.casefold() for part in resolved.parts[-depth:])
-    if tail == tuple(part.casefold() for part in Path(contract.BOOT_PATH).parts):
-        return resolved.parents[depth - 1]
-    return resolved.parent
+    return tree_of(stub) or stub.resolve().parent
 
 
 def run(args: argparse.Namespace) -> int:

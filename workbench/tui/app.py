@@ -18,6 +18,7 @@ from workbench.keys import Readiness, prepare_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Outcome
 from workbench.lab.firmware import find_firmware
+from workbench.lookup import tree_of
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.signing import sign
 from workbench.tui import rehash
@@ -26,7 +27,7 @@ from workbench.tui.dialogs import ChoiceDialog, HelpScreen
 from workbench.tui.edit_pane import EditPane
 from workbench.tui.editing import EditSession, Field
 from workbench.tui.formatting import human_size, short_path
-from workbench.tui.model import LoadedStub, default_root, load_stub, stub_in_root
+from workbench.tui.model import LoadedStub, load_stub, stub_in_root
 from workbench.tui.overview import OverviewFacts, OverviewPane
 from workbench.tui.preview_pane import PreviewPane
 from workbench.tui.sections import SectionsPane
@@ -80,7 +81,7 @@ class WorkbenchApp(App[None]):
     ) -> None:
         super().__init__()
         self.stub_path = Path(stub_path)
-        self.root = Path(root) if root is not None else default_root(self.stub_path)
+        self.root = Path(root) if root is not None else tree_of(self.stub_path)
         self.root_given = root is not None
         self.keys = Path(keys) if keys is not None else None
         self.secure_boot_dir: tempfile.TemporaryDirectory[str] | None = None

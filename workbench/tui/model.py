@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench import contract
+from workbench.lookup import tree_of
 from workbench.pe.image import PeImage, Section, SignatureInfo
 from workbench.stubinfo import StubInfo, describe
 
@@ -55,18 +55,6 @@ def load_stub(path: Path) -> LoadedStub:
         raise
 
 
-def default_root(stub: Path) -> Path | None:
-    """The tree the stub sits in, when it sits at ROOT/EFI/BOOT/BOOTX64.EFI (any case, like FAT)."""
-    parts = stub.resolve().parts
-    boot_parts = Path(contract.BOOT_PATH).parts
-    if len(parts) <= len(boot_parts):
-        return None
-    tail = [part.lower() for part in parts[-len(boot_parts) :]]
-    if tail != [part.lower() for part in boot_parts]:
-        return None
-    return Path(*parts[: -len(boot_parts)])
-
-
 def stub_in_root(stub: Path, root: Path) -> bool:
     """Whether booting ROOT runs this very file."""
-    return default_root(stub) == root.resolve()
+    return tree_of(stub) == root.resolve()
