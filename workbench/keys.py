@@ -249,11 +249,15 @@ def prepare_vars(keydir: Path, template: Path, out: Path) -> Path:
 @contextlib.contextmanager
 def enrolled_vars(keydir: Path) -> Iterator[Path]:
     """A temporary variable store for the Secure Boot OVMF build, KEYDIR enrolled, for one run."""
+    with tempfile.TemporaryDirectory(prefix="workbench-sb-vars-") as workdir:
+        yield prepare_secure_boot_vars(keydir, Path(workdir) / "vars.fd")
+
+
+def prepare_secure_boot_vars(keydir: Path, out: Path) -> Path:
+    """prepare_vars() on the template of the Secure Boot firmware the lab boots."""
     from workbench.lab.firmware import find_firmware
 
-    firmware = find_firmware(secure_boot=True)
-    with tempfile.TemporaryDirectory(prefix="workbench-sb-vars-") as workdir:
-        yield prepare_vars(keydir, firmware.vars_template, Path(workdir) / "vars.fd")
+    return prepare_vars(keydir, find_firmware(secure_boot=True).vars_template, out)
 
 
 def secure_boot_options(

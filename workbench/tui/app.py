@@ -14,10 +14,9 @@ from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker
 
 from workbench.errors import WorkbenchError
-from workbench.keys import Readiness, prepare_vars, secure_boot_readiness
+from workbench.keys import Readiness, prepare_secure_boot_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Outcome
-from workbench.lab.firmware import find_firmware
 from workbench.lookup import tree_of
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.signing import sign
@@ -43,7 +42,7 @@ def run_boot(run: BootRun, keys: Path | None = None, vars_store: Path | None = N
     """
     try:
         if keys is not None and vars_store is not None:
-            prepare_vars(keys, find_firmware(secure_boot=True).vars_template, vars_store)
+            prepare_secure_boot_vars(keys, vars_store)
         return run.run()
     except WorkbenchError as error:
         return Outcome(ok=False, kind="lab-failed", reason=str(error), seconds=0.0)
