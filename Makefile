@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 stub:
-	@$(MAKE) -s -C stub
+	@$(MAKE) -s -C stub all test-apps
 
 samples: venv stub
 	@$(MAKE) -s -C samples WORKBENCH=$(abspath $(WORKBENCH))
@@ -39,11 +39,19 @@ lint: venv
 # Host unit tests of the stub's pure C run first: they are quick and say the most.
 test: setup
 	@$(MAKE) -s -C stub check
+	@$(MAKE) -s -C stub fuzz
 	$(VENV)/bin/ruff check workbench tests bench samples
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -ra $(PYTEST_ARGS)
 
-# Benchmarks are not tests: each prints its figures and ratios against a peer from the same run.
-bench: setup
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+# Benchmarks are not tests: each prints its figures and ratios against a peer from the same run,
+# and writes JSON (and a PNG plot) to bench/results/.
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m bench.bench_tftp
+	$(PY) -m bench.bench_netboot
 	$(PY) -m bench.bench_inspect
 	$(PY) -m bench.bench_boot
 

@@ -43,6 +43,16 @@ def stub_efi() -> Path:
 
 
 @pytest.fixture(scope="session")
+def test_app() -> Callable[[str], Path]:
+    """A stand-in EFI program from stub/tests/efi (built by `make -C stub test-apps`)."""
+
+    def find(name: str) -> Path:
+        return require_file(REPO / "stub" / "build" / "test" / f"{name}.efi")
+
+    return find
+
+
+@pytest.fixture(scope="session")
 def sample_kernel() -> Path:
     return require_file(REPO / "samples" / "build" / "vmlinuz")
 
@@ -68,12 +78,13 @@ def make_tree(
         policy: dict[str, str] | None = None,
         kernel: Path | None = None,
         initrd: Path | None = None,
+        with_initrd: bool = True,
     ) -> Path:
         root = tmp_path / f"tree{next(counter)}"
         build_tree(
             stub=stub_efi,
             kernel=kernel or sample_kernel,
-            initrd=initrd or sample_initrd,
+            initrd=(initrd or sample_initrd) if with_initrd else None,
             cmdline=cmdline,
             out_dir=root,
             fat=fat,

@@ -110,3 +110,26 @@ def test_events_round_trip_through_json() -> None:
         data = json.loads(json.dumps(event.to_dict()))
         assert data["type"] == type(event).__name__
         assert event_from_dict(data) == event
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "status"),
+    [
+        ("stub: error: kernel \\EFI\\Linux\\vmlinuz: file not found status=EFI_NOT_FOUND",
+         "file not found", "EFI_NOT_FOUND"),
+        ("stub: error: initrd: another loader already registered an initrd (LoadFile2 on the "
+         "initrd media path) status=EFI_ALREADY_STARTED",
+         "another loader already registered an initrd (LoadFile2 on the initrd media path)",
+         "EFI_ALREADY_STARTED"),
+        ("stub: error: kernel \\EFI\\Linux\\vmlinuz: the kernel's EFI stub failed "
+         "status=0x8000000000000064", "the kernel's EFI stub failed", "0x8000000000000064"),
+        # Text that only looks like a status inside the reason stays in the reason.
+        ("stub: error: kernel x: odd status=EFI_NOT_FOUND here", "odd status=EFI_NOT_FOUND here",
+         None),
+    ],
+)  # fmt: skip
+def test_errors_carry_the_efi_status(line: str, reason: str, status: str | None) -> None:
+    parsed = parse_stub_line(line)
+    assert parsed is not None
+    assert parsed.reason == reason
+    assert parsed.fields.get("status") == status

@@ -56,6 +56,11 @@ def test_missing_kernel_is_not_found(make_tree):
         "error: kernel tftp://10.0.2.2/EFI/Linux/vmlinuz: TFTP error: file not found"
     )
     assert result.net.files[0].exists is False
+    # The whole line ends with the EFI status the stub reports for each medium.
+    assert result.local.error_line == (
+        "error: kernel \\EFI\\Linux\\vmlinuz: file not found status=EFI_NOT_FOUND"
+    )
+    assert result.net.status == "EFI_TFTP_ERROR"
 
 
 def test_wrong_case_path_boots_on_fat_but_not_over_tftp(make_tree):

@@ -77,4 +77,4 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
     if not predicted.boots:
         assert outcome.kind == "stub-error", outcome
         # The stub printed exactly the line the preview predicted, word for word.
-        assert outcome.errors[0] == predicted.reason
+        assert outcome.errors[0] == predicted.error_line

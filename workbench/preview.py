@@ -30,6 +30,13 @@ EMBEDDED_FLAVOURS = (Flavour.WORKBENCH_FAT, Flavour.UKI)
 URL_NEEDS_NETBOOT = "tftp:// paths need a network boot (no PXE on the boot device)"
 HASH_SECTIONS = {"kernel": contract.KERNEL_HASH, "initrd": contract.INITRD_HASH}
 
+# The EFI statuses the stub's error lines end with (stub/FORMAT.md, section 7).
+NOT_FOUND = "EFI_NOT_FOUND"
+INVALID_PARAMETER = "EFI_INVALID_PARAMETER"
+SECURITY_VIOLATION = "EFI_SECURITY_VIOLATION"
+TFTP_ERROR = "EFI_TFTP_ERROR"
+END_OF_FILE = "EFI_END_OF_FILE"
+
 
 @dataclass
 class FilePreview:
@@ -39,6 +46,7 @@ class FilePreview:
     size: int | None
     hash_status: HashStatus
     note: str | None = None  # why it fails, in the stub's words
+    status: str | None = None  # the EFI status the stub reports with it
 
 
 @dataclass
@@ -47,11 +55,19 @@ class ModePreview:
     source: str  # "local", "net server=10.0.2.2", "embedded", or "-" when it fails before choosing
     files: list[FilePreview] = field(default_factory=list)
     outcome: Literal["boots", "fails"] = "boots"
-    reason: str | None = None  # the predicted `stub: error:` line, without the "stub: " prefix
+    reason: str | None = None  # the predicted `stub: error:` line, without prefix and status
+    status: str | None = None  # the EFI status the line ends with (`status=...`)
 
     @property
     def boots(self) -> bool:
         return self.outcome == "boots"
+
+    @property
+    def error_line(self) -> str | None:
+        """The whole line the stub prints, without "stub: " (as BootRun reports errors)."""
+        if self.reason is None:
+            return None
+        return f"{self.reason} status={self.status}" if self.status else self.reason
 
 
 @dataclass
@@ -96,7 +112,7 @@ def _predict(
     """The stub's steps in its order: section checks, boot source, then each file in turn."""
     refs = [ref for ref in (info.kernel, info.initrd) if ref is not None]
     if info.flavour == Flavour.EFI_APP or info.kernel is None:
-        return _fails(mode, "-", "kernel: no .linux section")
+        return _fails(mode, "-", "kernel: no .linux section", NOT_FOUND)
     if info.flavour in EMBEDDED_FLAVOURS:
         # A fat stub never looks for a boot source: everything it needs is inside it.
         result = ModePreview(mode=mode, source="embedded")
@@ -107,14 +123,16 @@ def _predict(
     for ref in refs:
         problem = _thin_problem(ref)
         if problem:
-            return _fails(mode, "-", problem)
+            return _fails(mode, "-", *problem)
     if mode == "net" and info.flavour != Flavour.WORKBENCH_THIN:
-        return _fails(mode, "-", "source: this stub reads only a local file system")
+        return _fails(mode, "-", "source: this stub reads only a local file system", None)
     forced = info.policy.get("source", "auto")
     if forced == "local" and mode == "net":
-        return _fails(mode, "-", "source: no file system on the boot device (source=local)")
+        reason = "source: no file system on the boot device (source=local)"
+        return _fails(mode, "-", reason, NOT_FOUND)
     if forced == "net" and mode == "local":
-        return _fails(mode, "-", "source: no started PXE on the boot device (source=net)")
+        reason = "source: no started PXE on the boot device (source=net)"
+        return _fails(mode, "-", reason, NOT_FOUND)
 
     result = ModePreview(mode=mode, source="local" if mode == "local" else f"net server={server}")
     for ref in refs:
@@ -129,26 +147,30 @@ def _add(result: ModePreview, file: FilePreview) -> bool:
     if file.note:
         result.outcome = "fails"
         result.reason = f"error: {file.note}"
+        result.status = file.status
         return False
     return True
 
 
-def _fails(mode: Mode, source: str, reason: str) -> ModePreview:
-    return ModePreview(mode=mode, source=source, outcome="fails", reason=f"error: {reason}")
+def _fails(mode: Mode, source: str, reason: str, status: str | None) -> ModePreview:
+    return ModePreview(
+        mode=mode, source=source, outcome="fails", reason=f"error: {reason}", status=status
+    )
 
 
-def _thin_problem(ref: FileRef) -> str | None:
+def _thin_problem(ref: FileRef) -> tuple[str, str] | None:
     """A path the stub cannot parse, or a missing / malformed hash: refused before any fetch."""
     text = ref.path or ""
     try:
         parse_stub_path(text)
     except WorkbenchError as error:
-        return f"{ref.role} {text}: {error}"
+        return f"{ref.role} {text}: {error}", INVALID_PARAMETER
     if ref.expected_sha256 is None or ref.hash_problem:
         name = HASH_SECTIONS[ref.role]
         if ref.hash_problem and ref.hash_problem != "missing":
-            return f"{ref.role} {text}: bad {name} section (not 32 bytes)"
-        return f"{ref.role} {text}: missing {name} section (nothing unverified runs)"
+            return f"{ref.role} {text}: bad {name} section (not 32 bytes)", SECURITY_VIOLATION
+        reason = f"{ref.role} {text}: missing {name} section (nothing unverified runs)"
+        return reason, SECURITY_VIOLATION
     return None
 
 
@@ -158,7 +180,7 @@ def _embedded(ref: FileRef, actual: str | None) -> FilePreview:
         return FilePreview(ref.role, "embedded", True, size, "unchecked")
     if actual != ref.expected_sha256:
         note = f"{ref.role} (embedded): {_mismatch(ref.expected_sha256, actual or '')}"
-        return FilePreview(ref.role, "embedded", True, size, "mismatch", note)
+        return FilePreview(ref.role, "embedded", True, size, "mismatch", note, SECURITY_VIOLATION)
     return FilePreview(ref.role, "embedded", True, size, "ok")
 
 
@@ -172,21 +194,22 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
     looked_for = f"tftp://{path.tftp_server or server}/{path.tftp_name}" if over_net else text
     if over_net and mode == "local":
         note = f"{ref.role} {looked_for}: {URL_NEEDS_NETBOOT}"
-        return FilePreview(ref.role, looked_for, False, None, "missing", note)
+        return FilePreview(ref.role, looked_for, False, None, "missing", note, NOT_FOUND)
     if over_net:
         found, missing_reason = find_served(root, path.tftp_name)
+        missing_status = TFTP_ERROR
     else:
         found, missing_reason = find_on_esp(root, path.esp_parts), "file not found"
+        missing_status = NOT_FOUND
     if found is None:
         note = f"{ref.role} {looked_for}: {missing_reason}"
-        return FilePreview(ref.role, looked_for, False, None, "missing", note)
+        return FilePreview(ref.role, looked_for, False, None, "missing", note, missing_status)
     size = found.stat().st_size
     if size == 0:
-        return FilePreview(
-            ref.role, looked_for, True, 0, "missing", f"{ref.role} {looked_for}: empty file"
-        )
+        note = f"{ref.role} {looked_for}: empty file"
+        return FilePreview(ref.role, looked_for, True, 0, "missing", note, END_OF_FILE)
     actual = file_sha256(found).hex()
     if actual != ref.expected_sha256:
         note = f"{ref.role} {looked_for}: {_mismatch(ref.expected_sha256 or '', actual)}"
-        return FilePreview(ref.role, looked_for, True, size, "mismatch", note)
+        return FilePreview(ref.role, looked_for, True, size, "mismatch", note, SECURITY_VIOLATION)
     return FilePreview(ref.role, looked_for, True, size, "ok")

@@ -19,6 +19,15 @@ POLICY_KEYS: dict[str, str] = {
     "on-error": "reset, halt or exit",
     "error-delay": "seconds, 0 to 600",
     "source": "auto, local or net",
+    "tftp-blksize": "TFTP block size, 512 to 65464",
+    "tftp-window": "TFTP window, 1 to 256",
+}
+
+# Decimal numbers and their ranges, as the stub reads them (stub/src/policy.c).
+_NUMBER_RANGES = {
+    "error-delay": (0, 600, 3),
+    "tftp-blksize": (512, 65464, 5),
+    "tftp-window": (1, 256, 5),
 }
 
 
@@ -27,8 +36,12 @@ def _policy_value_ok(key: str, value: str) -> bool:
         return value in ("reset", "halt", "exit")
     if key == "source":
         return value in ("auto", "local", "net")
-    if key == "error-delay":
-        return value.isascii() and value.isdigit() and int(value) <= 600
+    if key in _NUMBER_RANGES:
+        low, high, digits = _NUMBER_RANGES[key]
+        return (
+            value.isascii() and value.isdigit() and len(value) <= digits
+            and low <= int(value) <= high
+        )  # fmt: skip
     return False
 
 

@@ -2,6 +2,8 @@
 #include <efilib.h>
 
 #include "console.h"
+#include "efi_status.h"
+#include "utf8.h"
 
 #define OUTPUT_CHUNK 128
 
@@ -51,41 +53,21 @@ void console_line(const char *text)
     console_end(&tb);
 }
 
-void console_warning(const char *text)
+EFI_STATUS console_error(const char *what, const char *subject, const char *reason, EFI_STATUS status)
 {
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "warning: ");
-    tb_str(&tb, text);
-    console_end(&tb);
-}
-
-const char *efi_status_reason(EFI_STATUS status)
-{
-    switch (status) {
-    case EFI_SUCCESS: return "success";
-    case EFI_NOT_FOUND: return "not found";
-    case EFI_ACCESS_DENIED: return "access denied";
-    case EFI_TIMEOUT: return "timeout";
-    case EFI_OUT_OF_RESOURCES: return "out of memory";
-    case EFI_DEVICE_ERROR: return "device error";
-    case EFI_VOLUME_CORRUPTED: return "volume corrupted";
-    case EFI_NO_MEDIA: return "no media";
-    case EFI_MEDIA_CHANGED: return "media changed";
-    case EFI_UNSUPPORTED: return "unsupported";
-    case EFI_INVALID_PARAMETER: return "invalid parameter";
-    case EFI_BUFFER_TOO_SMALL: return "buffer too small";
-    case EFI_LOAD_ERROR: return "load error";
-    case EFI_SECURITY_VIOLATION: return "security violation";
-    case EFI_ABORTED: return "aborted";
-    case EFI_ICMP_ERROR: return "ICMP error (server unreachable)";
-    case EFI_TFTP_ERROR: return "TFTP error";
-    case EFI_NO_RESPONSE: return "no response";
-    case EFI_NOT_STARTED: return "not started";
-    case EFI_NOT_READY: return "not ready";
-    case EFI_BAD_BUFFER_SIZE: return "bad buffer size";
-    case EFI_END_OF_FILE: return "end of file";
-    default: return "firmware error";
+    tb_str(&tb, "error: ");
+    tb_str(&tb, what);
+    if (subject && *subject) {
+        tb_str(&tb, " ");
+        tb_str(&tb, subject);
     }
+    tb_str(&tb, ": ");
+    tb_str(&tb, reason);
+    tb_str(&tb, " status=");
+    efi_status_name(&tb, status);
+    console_end(&tb);
+    return status;
 }

@@ -4,7 +4,8 @@
 #define STUB_CONSOLE_H
 
 #include <efi.h>
-#include "text.h"
+
+#include "textbuf.h"
 
 #define CONSOLE_LINE_MAX 2048
 
@@ -14,10 +15,9 @@ void console_begin(text_buf *tb, char *storage, size_t cap);
 void console_end(text_buf *tb);
 /* A whole fixed line: "stub: " + text. */
 void console_line(const char *text);
-/* "stub: warning: " + text */
-void console_warning(const char *text);
 
-/* A readable reason for an EFI status ("not found", "access denied", "timeout"...). */
-const char *efi_status_reason(EFI_STATUS status);
+/* "stub: error: <what>[ <subject>]: <reason> status=<EFI name>"; returns `status`, so that one
+ * call reports and propagates. */
+EFI_STATUS console_error(const char *what, const char *subject, const char *reason, EFI_STATUS status);
 
 #endif

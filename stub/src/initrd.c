@@ -1,10 +1,9 @@
 #include <efi.h>
 #include <efilib.h>
 
-#include "boot.h"
+#include "initrd.h"
 
-/* LINUX_EFI_INITRD_MEDIA_GUID and EFI_LOAD_FILE2_PROTOCOL_GUID: gnu-efi 3.0 lacks both. */
-static EFI_GUID initrd_media_guid = {0x5568e427, 0x68fc, 0x4f3d, {0xac, 0x74, 0xca, 0x55, 0x52, 0x31, 0xcc, 0x68}};
+/* EFI_LOAD_FILE2_PROTOCOL_GUID: gnu-efi 3.0 lacks it. */
 static EFI_GUID load_file2_guid = {0x4006c0c1, 0xfcb3, 0x403e, {0x99, 0x6d, 0x4a, 0x6c, 0x87, 0x24, 0xe0, 0x6d}};
 
 typedef struct {
@@ -12,6 +11,7 @@ typedef struct {
     EFI_DEVICE_PATH end;
 } __attribute__((packed)) initrd_device_path;
 
+/* The vendor GUID is LINUX_EFI_INITRD_MEDIA_GUID. */
 static initrd_device_path device_path = {
     .vendor = {
         .Header = {MEDIA_DEVICE_PATH, MEDIA_VENDOR_DP, {sizeof(VENDOR_DEVICE_PATH), 0}},
@@ -42,30 +42,37 @@ static EFI_STATUS EFIAPI load_initrd(EFI_LOAD_FILE_PROTOCOL *this, EFI_DEVICE_PA
 
 static EFI_LOAD_FILE_PROTOCOL load_file2 = {load_initrd};
 
-const char *initrd_install(const uint8_t *data, UINTN size, EFI_HANDLE *handle)
+EFI_STATUS initrd_check_unclaimed(void)
 {
-    (void)initrd_media_guid;
+    /* LocateDevicePath finds the closest match, as the kernel's own lookup does; installing
+     * would only catch an identical path. */
+    EFI_DEVICE_PATH *remaining = (EFI_DEVICE_PATH *)&device_path;
+    EFI_HANDLE handle = NULL;
+    EFI_STATUS status = uefi_call_wrapper(BS->LocateDevicePath, 3, &load_file2_guid, &remaining, &handle);
+    if (status == EFI_NOT_FOUND)
+        return EFI_SUCCESS;
+    return EFI_ERROR(status) ? status : EFI_ALREADY_STARTED;
+}
+
+EFI_STATUS initrd_install(const uint8_t *data, UINTN size, EFI_HANDLE *handle)
+{
+    *handle = NULL;
+    EFI_STATUS status = initrd_check_unclaimed();
+    if (EFI_ERROR(status))
+        return status;
     initrd_data = data;
     initrd_size = size;
-    *handle = NULL;
-    EFI_STATUS status = uefi_call_wrapper(BS->InstallProtocolInterface, 4, handle,
-                                          &DevicePathProtocol, EFI_NATIVE_INTERFACE, &device_path);
+    status = uefi_call_wrapper(BS->InstallMultipleProtocolInterfaces, 6, handle, &DevicePathProtocol,
+                               &device_path, &load_file2_guid, &load_file2, NULL);
     if (EFI_ERROR(status))
-        return "cannot install the initrd device path";
-    status = uefi_call_wrapper(BS->InstallProtocolInterface, 4, handle, &load_file2_guid,
-                               EFI_NATIVE_INTERFACE, &load_file2);
-    if (EFI_ERROR(status)) {
-        uefi_call_wrapper(BS->UninstallProtocolInterface, 3, *handle, &DevicePathProtocol, &device_path);
         *handle = NULL;
-        return "cannot install LoadFile2 for the initrd";
-    }
-    return NULL;
+    return status;
 }
 
 void initrd_uninstall(EFI_HANDLE handle)
 {
     if (!handle)
         return;
-    uefi_call_wrapper(BS->UninstallProtocolInterface, 3, handle, &load_file2_guid, &load_file2);
-    uefi_call_wrapper(BS->UninstallProtocolInterface, 3, handle, &DevicePathProtocol, &device_path);
+    uefi_call_wrapper(BS->UninstallMultipleProtocolInterfaces, 6, handle, &DevicePathProtocol,
+                      &device_path, &load_file2_guid, &load_file2, NULL);
 }

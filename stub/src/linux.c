@@ -1,17 +1,12 @@
-/* The stub's own PE loader for the kernel (no LoadImage: the kernel is verified by its hash,
- * not by the firmware's signature database). */
 #include <efi.h>
 #include <efilib.h>
 
-#include "boot.h"
-#include "console.h"
-
-typedef EFI_STATUS (EFIAPI *kernel_entry)(EFI_HANDLE image, EFI_SYSTEM_TABLE *system_table);
+#include "linux.h"
+#include "proto/memory_attribute.h"
 
 const char *linux_load(const uint8_t *file, UINTN size, loaded_kernel *kernel)
 {
-    kernel->base = 0;
-    kernel->pages = 0;
+    *kernel = (loaded_kernel){0};
     const char *reason = pe_parse(file, size, &kernel->info);
     if (reason)
         return reason;
@@ -30,16 +25,65 @@ const char *linux_load(const uint8_t *file, UINTN size, loaded_kernel *kernel)
     return reason;
 }
 
+static stub_memory_attribute_protocol *memory_attributes(void)
+{
+    static EFI_GUID guid = STUB_MEMORY_ATTRIBUTE_PROTOCOL_GUID;
+    stub_memory_attribute_protocol *memory = NULL;
+    EFI_STATUS status = uefi_call_wrapper(BS->LocateProtocol, 3, &guid, NULL, (void **)&memory);
+    return EFI_ERROR(status) ? NULL : memory;
+}
+
 void linux_unload(loaded_kernel *kernel)
 {
+    stub_memory_attribute_protocol *memory = kernel->protected ? memory_attributes() : NULL;
+    if (memory)
+        uefi_call_wrapper(memory->ClearMemoryAttributes, 4, memory, kernel->base,
+                          (UINT64)kernel->pages * EFI_PAGE_SIZE, STUB_MEMORY_RO | STUB_MEMORY_XP);
+    kernel->protected = 0;
     if (kernel->pages)
         uefi_call_wrapper(BS->FreePages, 2, kernel->base, kernel->pages);
     kernel->base = 0;
     kernel->pages = 0;
 }
 
+static EFI_STATUS set_attributes(stub_memory_attribute_protocol *memory, EFI_PHYSICAL_ADDRESS base,
+                                 UINT64 size, UINT64 set, UINT64 clear)
+{
+    EFI_STATUS status = EFI_SUCCESS;
+    if (clear)
+        status = uefi_call_wrapper(memory->ClearMemoryAttributes, 4, memory, base, size, clear);
+    if (!EFI_ERROR(status) && set)
+        status = uefi_call_wrapper(memory->SetMemoryAttributes, 4, memory, base, size, set);
+    return status;
+}
+
+nx_result linux_protect(loaded_kernel *kernel)
+{
+    if (!pe_nx_compat(&kernel->info))
+        return NX_NOT_REQUESTED;
+    stub_memory_attribute_protocol *memory = memory_attributes();
+    if (!memory)
+        return NX_UNAVAILABLE;
+    kernel->protected = 1;
+    const uint8_t *image = (const uint8_t *)(UINTN)kernel->base;
+    for (uint16_t i = 0; i < kernel->info.section_count; i++) {
+        pe_region region;
+        if (!pe_section_region(image, kernel->info.size_of_image, &kernel->info, i, &region))
+            continue;
+        if (region.executable && region.writable)
+            continue;  /* W+X is the kernel's own declaration: leave it as allocated */
+        UINT64 set = region.executable ? STUB_MEMORY_RO
+                                       : (region.writable ? STUB_MEMORY_XP : STUB_MEMORY_RO | STUB_MEMORY_XP);
+        UINT64 clear = region.executable ? STUB_MEMORY_XP : (region.writable ? STUB_MEMORY_RO : 0);
+        EFI_STATUS status = set_attributes(memory, kernel->base + region.rva, region.size, set, clear);
+        if (EFI_ERROR(status))
+            return NX_FAILED;
+    }
+    return NX_APPLIED;
+}
+
 EFI_STATUS linux_start(EFI_HANDLE image, EFI_LOADED_IMAGE *self, const loaded_kernel *kernel,
-                       CHAR16 *cmdline, UINTN cmdline_bytes)
+                       CHAR16 *cmdline, UINTN cmdline_bytes, guard_end *how)
 {
     void *saved_base = self->ImageBase;
     UINT64 saved_size = self->ImageSize;
@@ -51,8 +95,8 @@ EFI_STATUS linux_start(EFI_HANDLE image, EFI_LOADED_IMAGE *self, const loaded_ke
     self->LoadOptions = cmdline;
     self->LoadOptionsSize = (UINT32)cmdline_bytes;
 
-    kernel_entry entry = (kernel_entry)(UINTN)(kernel->base + kernel->info.entry_point);
-    EFI_STATUS status = entry(image, ST);
+    image_entry entry = (image_entry)(UINTN)(kernel->base + kernel->info.entry_point);
+    EFI_STATUS status = exit_guard_run(image, entry, how);
 
     self->ImageBase = saved_base;
     self->ImageSize = saved_size;

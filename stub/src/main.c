@@ -4,13 +4,18 @@
 #include <efi.h>
 #include <efilib.h>
 
-#include "boot.h"
+#include "clock.h"
+#include "cmdline.h"
 #include "console.h"
-#include "fetch.h"
+#include "file_buf.h"
+#include "initrd.h"
+#include "linux.h"
+#include "local.h"
+#include "net.h"
 #include "paths.h"
 #include "pe.h"
+#include "policy.h"
 #include "sha256.h"
-#include "text.h"
 
 #ifndef STUB_VERSION
 #define STUB_VERSION "0.0.0"
@@ -47,23 +52,6 @@ typedef struct {
     loaded_kernel loaded;
     EFI_HANDLE initrd_handle;
 } stub_state;
-
-static EFI_STATUS report(const char *what, const char *subject, const char *reason, EFI_STATUS status)
-{
-    char storage[CONSOLE_LINE_MAX];
-    text_buf tb;
-    console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "error: ");
-    tb_str(&tb, what);
-    if (subject && *subject) {
-        tb_str(&tb, " ");
-        tb_str(&tb, subject);
-    }
-    tb_str(&tb, ": ");
-    tb_str(&tb, reason);
-    console_end(&tb);
-    return status;
-}
 
 static void policy_warning(void *ctx, const char *message, const uint8_t *detail, size_t len)
 {
@@ -102,7 +90,7 @@ static EFI_STATUS read_sections(stub_state *s, section *cmdline, section *policy
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *reason = find(s, names[i], targets[i]);
         if (reason)
-            return report("stub", names[i], reason, EFI_LOAD_ERROR);
+            return console_error("stub", names[i], reason, EFI_LOAD_ERROR);
     }
     return EFI_SUCCESS;
 }
@@ -114,11 +102,11 @@ static EFI_STATUS convert_cmdline(stub_state *s, const section *cmdline)
     EFI_STATUS status = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, units * sizeof(CHAR16),
                                           (void **)&s->cmdline);
     if (EFI_ERROR(status))
-        return report("cmdline", NULL, "out of memory", status);
+        return console_error("cmdline", NULL, "out of memory", status);
     const char *reason = cmdline_to_ucs2(cmdline->found ? cmdline->data : (const uint8_t *)"",
                                          cmdline->found ? cmdline->len : 0, s->cmdline, units, &used);
     if (reason)
-        return report("cmdline", NULL, reason, EFI_INVALID_PARAMETER);
+        return console_error("cmdline", NULL, reason, EFI_INVALID_PARAMETER);
     s->cmdline_bytes = (used + 1) * sizeof(CHAR16);
     return EFI_SUCCESS;
 }
@@ -149,25 +137,16 @@ static EFI_STATUS check_thin_payload(payload *p, const char *hash_name)
     tb_value(&tb, p->content.data, p->content.len);
     const char *reason = path_parse(p->content.data, p->content.len, &p->path);
     if (reason)
-        return report(p->what, p->subject, reason, EFI_INVALID_PARAMETER);
+        return console_error(p->what, p->subject, reason, EFI_INVALID_PARAMETER);
     if (!p->hash.found || p->hash.len != SHA256_DIGEST_SIZE) {
         char message[96];
         tb_init(&tb, message, sizeof message);
         tb_str(&tb, p->hash.found ? "bad " : "missing ");
         tb_str(&tb, hash_name);
         tb_str(&tb, p->hash.found ? " section (not 32 bytes)" : " section (nothing unverified runs)");
-        return report(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
+        return console_error(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
     }
     return EFI_SUCCESS;
-}
-
-static void format_ip(text_buf *tb, const uint8_t ip[4])
-{
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            tb_str(tb, ".");
-        tb_u64(tb, ip[i]);
-    }
 }
 
 static EFI_STATUS choose_source(stub_state *s)
@@ -178,17 +157,17 @@ static EFI_STATUS choose_source(stub_state *s)
     switch (s->policy.source) {
     case SOURCE_LOCAL:
         if (!local)
-            return report("source", NULL, "no file system on the boot device (source=local)", EFI_NOT_FOUND);
+            return console_error("source", NULL, "no file system on the boot device (source=local)", EFI_NOT_FOUND);
         s->use_net = 0;
         break;
     case SOURCE_NET:
         if (!s->pxe)
-            return report("source", NULL, "no started PXE on the boot device (source=net)", EFI_NOT_FOUND);
+            return console_error("source", NULL, "no started PXE on the boot device (source=net)", EFI_NOT_FOUND);
         s->use_net = 1;
         break;
     default:
         if (!local && !s->pxe)
-            return report("source", NULL, "no file system and no PXE on the boot device", EFI_NOT_FOUND);
+            return console_error("source", NULL, "no file system and no PXE on the boot device", EFI_NOT_FOUND);
         s->use_net = !local;
     }
     if (s->pxe)
@@ -200,23 +179,27 @@ static EFI_STATUS choose_source(stub_state *s)
     tb_str(&tb, s->use_net ? "source=net" : "source=local");
     if (s->use_net && !s->boot_server_error) {
         tb_str(&tb, " server=");
-        format_ip(&tb, s->boot_server);
+        tb_ipv4(&tb, s->boot_server);
     }
     console_end(&tb);
     return EFI_SUCCESS;
 }
 
-static EFI_STATUS verify(const payload *p, int required, const char **outcome)
+/* `computed`: the digest of p->file taken while it was received, or NULL to hash it now. */
+static EFI_STATUS verify(const payload *p, int required, const uint8_t *computed, const char **outcome)
 {
     *outcome = "unchecked";
     if (!p->hash.found && !required)
         return EFI_SUCCESS;
     if (p->hash.len != SHA256_DIGEST_SIZE) {
         const char *reason = p->hash.found ? "hash section is not 32 bytes" : "no hash section";
-        return report(p->what, p->subject, reason, EFI_SECURITY_VIOLATION);
+        return console_error(p->what, p->subject, reason, EFI_SECURITY_VIOLATION);
     }
     uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_digest(p->file.data, p->file.size, digest);
+    if (computed)
+        CopyMem(digest, (void *)computed, SHA256_DIGEST_SIZE);
+    else
+        sha256_digest(p->file.data, p->file.size, digest);
     int same = 1;
     for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++)
         same &= digest[i] == p->hash.data[i];
@@ -231,7 +214,7 @@ static EFI_STATUS verify(const payload *p, int required, const char **outcome)
         tb_str(&tb, ", got ");
         tb_str(&tb, got);
         tb_str(&tb, ")");
-        return report(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
+        return console_error(p->what, p->subject, message, EFI_SECURITY_VIOLATION);
     }
     *outcome = "ok";
     return EFI_SUCCESS;
@@ -257,6 +240,36 @@ static void print_loaded(const payload *p, const char *outcome, int fat)
     console_end(&tb);
 }
 
+#define WATCHDOG_SECONDS 300
+#define WATCHDOG_CODE 0x10000  /* codes below are the firmware's */
+
+/* `transfer <what> via=... bytes=N [blksize=N window=N] ms=N [timeouts=N]` */
+static void print_transfer(const payload *p, const net_transfer *transfer)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "transfer ");
+    tb_str(&tb, p->what);
+    tb_str(&tb, " via=");
+    tb_str(&tb, transfer->via);
+    tb_str(&tb, " bytes=");
+    tb_u64(&tb, p->file.size);
+    if (transfer->blksize) {
+        tb_str(&tb, " blksize=");
+        tb_u64(&tb, transfer->blksize);
+        tb_str(&tb, " window=");
+        tb_u64(&tb, transfer->window);
+    }
+    tb_str(&tb, " ms=");
+    tb_u64(&tb, transfer->ms);
+    if (transfer->blksize) {
+        tb_str(&tb, " timeouts=");
+        tb_u64(&tb, transfer->timeouts);
+    }
+    console_end(&tb);
+}
+
 /* Thin stub: fetch one file from the ESP or over TFTP, then verify it. */
 static EFI_STATUS fetch_thin(stub_state *s, payload *p)
 {
@@ -264,12 +277,13 @@ static EFI_STATUS fetch_thin(stub_state *s, payload *p)
     text_buf tb, from;
     const uint8_t *server = p->path.is_url ? p->path.server : s->boot_server;
     int over_net = s->use_net || p->path.is_url;
-    const char *reason;
+    const char *reason = NULL;
+    EFI_STATUS status;
 
     tb_init(&from, source, sizeof source);
     if (over_net) {
         tb_str(&from, "tftp://");
-        format_ip(&from, server);
+        tb_ipv4(&from, server);
         tb_str(&from, "/");
         tb_str(&from, p->path.name);
         /* Over the network, errors name the URL actually fetched. */
@@ -288,23 +302,30 @@ static EFI_STATUS fetch_thin(stub_state *s, payload *p)
     tb_value(&tb, (const uint8_t *)source, from.len);
     console_end(&tb);
 
+    /* A long transfer must not trip the boot manager's 5-minute watchdog. */
+    uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
+    net_transfer transfer = {.via = "esp"};
+    UINT64 started = clock_ms();
     if (over_net) {
         if (!s->pxe)
-            return report(p->what, p->subject, "tftp:// paths need a network boot (no PXE on the boot device)", EFI_NOT_FOUND);
+            return console_error(p->what, p->subject, "tftp:// paths need a network boot (no PXE on the boot device)", EFI_NOT_FOUND);
         if (!p->path.is_url && s->boot_server_error)
-            return report(p->what, p->subject, s->boot_server_error, EFI_NOT_FOUND);
-        reason = net_read(s->pxe, server, p->path.name, &p->file);
+            return console_error(p->what, p->subject, s->boot_server_error, EFI_NOT_FOUND);
+        status = net_read(s->self->DeviceHandle, s->pxe, &s->policy, server, p->path.name, &p->file,
+                          &transfer, &reason);
     } else {
         CHAR16 esp_path[STUB_PATH_MAX + 1];
         reason = path_esp_ucs2(&p->path, esp_path, sizeof esp_path / sizeof esp_path[0]);
-        if (!reason)
-            reason = local_read(s->self->DeviceHandle, esp_path, &p->file);
+        status = reason ? EFI_INVALID_PARAMETER
+                        : local_read(s->self->DeviceHandle, esp_path, &p->file, &reason);
+        transfer.ms = clock_ms() - started;
     }
-    if (reason)
-        return report(p->what, p->subject, reason, EFI_LOAD_ERROR);
+    if (EFI_ERROR(status))
+        return console_error(p->what, p->subject, reason, status);
+    print_transfer(p, &transfer);
 
     const char *outcome;
-    EFI_STATUS status = verify(p, 1, &outcome);
+    status = verify(p, 1, transfer.has_digest ? transfer.digest : NULL, &outcome);
     if (EFI_ERROR(status))
         return status;
     print_loaded(p, outcome, 0);
@@ -320,7 +341,7 @@ static EFI_STATUS take_embedded(payload *p)
     text_buf tb;
     tb_init(&tb, p->subject, sizeof p->subject);
     tb_str(&tb, "(embedded)");
-    EFI_STATUS status = verify(p, 0, &outcome);
+    EFI_STATUS status = verify(p, 0, NULL, &outcome);
     if (EFI_ERROR(status))
         return status;
     print_loaded(p, outcome, 1);
@@ -337,7 +358,7 @@ static EFI_STATUS check_kernel_image(const payload *kernel)
 {
     pe_info info;
     const char *reason = pe_parse(kernel->file.data, kernel->file.size, &info);
-    return reason ? report(kernel->what, kernel->subject, reason, EFI_LOAD_ERROR) : EFI_SUCCESS;
+    return reason ? console_error(kernel->what, kernel->subject, reason, EFI_LOAD_ERROR) : EFI_SUCCESS;
 }
 
 static EFI_STATUS load_payloads(stub_state *s)
@@ -350,6 +371,19 @@ static EFI_STATUS load_payloads(stub_state *s)
     return status;
 }
 
+#define FOREIGN_INITRD "another loader already registered an initrd (LoadFile2 on the initrd media path)"
+
+static void print_nx(nx_result result)
+{
+    static const char *const lines[] = {
+        [NX_APPLIED] = "kernel-nx=applied",
+        [NX_UNAVAILABLE] = "kernel-nx=unavailable (no EFI_MEMORY_ATTRIBUTE_PROTOCOL)",
+        [NX_FAILED] = "kernel-nx=failed (the firmware refused the attributes)",
+    };
+    if (result != NX_NOT_REQUESTED)
+        console_line(lines[result]);
+}
+
 static EFI_STATUS boot(stub_state *s)
 {
     section cmdline, policy;
@@ -360,7 +394,7 @@ static EFI_STATUS boot(stub_state *s)
         policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
 
     if (!s->kernel.content.found || s->kernel.content.len == 0)
-        return report("kernel", NULL, s->kernel.content.found ? "empty .linux section" : "no .linux section",
+        return console_error("kernel", NULL, s->kernel.content.found ? "empty .linux section" : "no .linux section",
                       EFI_NOT_FOUND);
     s->fat = s->kernel.content.len >= 2 && s->kernel.content.data[0] == 'M' &&
              s->kernel.content.data[1] == 'Z';
@@ -379,24 +413,35 @@ static EFI_STATUS boot(stub_state *s)
     }
     print_cmdline(&cmdline);
 
+    /* Before anything is fetched: a foreign initrd would reach the kernel we verify. */
+    status = initrd_check_unclaimed();
+    if (EFI_ERROR(status))
+        return console_error("initrd", NULL, FOREIGN_INITRD, status);
+
     status = load_payloads(s);
     if (EFI_ERROR(status))
         return status;
 
     const char *reason = linux_load(s->kernel.file.data, s->kernel.file.size, &s->loaded);
     if (reason)
-        return report("kernel", s->kernel.subject, reason, EFI_LOAD_ERROR);
+        return console_error("kernel", s->kernel.subject, reason, EFI_LOAD_ERROR);
     /* The file copy is no longer needed once the image is laid out. */
     file_buf_free(&s->kernel.file);
+    print_nx(linux_protect(&s->loaded));
 
     if (has_initrd(s)) {
-        reason = initrd_install(s->initrd.file.data, s->initrd.file.size, &s->initrd_handle);
-        if (reason)
-            return report("initrd", s->initrd.subject, reason, EFI_LOAD_ERROR);
+        status = initrd_install(s->initrd.file.data, s->initrd.file.size, &s->initrd_handle);
+        if (status == EFI_ALREADY_STARTED)
+            return console_error("initrd", s->initrd.subject, FOREIGN_INITRD, status);
+        if (EFI_ERROR(status))
+            return console_error("initrd", s->initrd.subject, "cannot install LoadFile2 for the initrd", status);
     }
     console_line("starting kernel");
-    status = linux_start(s->image, s->self, &s->loaded, s->cmdline, s->cmdline_bytes);
-    return report("kernel", s->kernel.subject, "the kernel returned", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
+    guard_end how;
+    status = linux_start(s->image, s->self, &s->loaded, s->cmdline, s->cmdline_bytes, &how);
+    if (how == GUARD_EXITED)
+        return console_error("kernel", s->kernel.subject, "the kernel's EFI stub failed", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
+    return console_error("kernel", s->kernel.subject, "the kernel returned", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
 }
 
 static void release(stub_state *s)
@@ -454,7 +499,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *system_table)
     EFI_STATUS status = uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
                                           (void **)&state.self);
     if (EFI_ERROR(status)) {
-        report("stub", NULL, "no LoadedImage protocol", status);
+        console_error("stub", NULL, "no LoadedImage protocol", status);
         return follow_policy(&state, status);
     }
     status = boot(&state);

@@ -1,5 +1,5 @@
 #include "paths.h"
-#include "text.h"
+#include "utf8.h"
 
 static const char URL_PREFIX[] = "tftp://";
 

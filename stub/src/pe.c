@@ -30,12 +30,12 @@ static uint32_t section_data_size(const uint8_t *header)
 }
 
 /* Common header checks; fills the offsets of the optional header and the section table. */
-static const char *parse_headers(const uint8_t *buf, size_t size, uint32_t *opt, uint32_t *table,
+static const char *parse_headers(const uint8_t *buf, size_t size, size_t *opt, size_t *table,
                                  uint16_t *count)
 {
     if (size < 0x40 || buf[0] != 'M' || buf[1] != 'Z')
         return "not a PE image (no MZ header)";
-    uint32_t lfanew = get32(buf + DOS_LFANEW);
+    size_t lfanew = get32(buf + DOS_LFANEW);
     if (!inside(lfanew, 4 + COFF_SIZE, size))
         return "PE header out of bounds";
     if (buf[lfanew] != 'P' || buf[lfanew + 1] != 'E' || buf[lfanew + 2] || buf[lfanew + 3])
@@ -55,7 +55,7 @@ static const char *parse_headers(const uint8_t *buf, size_t size, uint32_t *opt,
 const char *pe_find_section(const uint8_t *image, size_t image_size, const char *name,
                             const uint8_t **data, size_t *len, int *found)
 {
-    uint32_t opt, table;
+    size_t opt, table;
     uint16_t count;
     const char *err = parse_headers(image, image_size, &opt, &table, &count);
     *found = 0;
@@ -73,7 +73,7 @@ const char *pe_find_section(const uint8_t *image, size_t image_size, const char 
             k++;
         if (k < 8)
             continue;
-        uint32_t va = get32(header + 12), size = section_data_size(header);
+        size_t va = get32(header + 12), size = section_data_size(header);
         if (!inside(va, size, image_size))
             return "section outside the loaded image";
         *found = 1;
@@ -86,7 +86,7 @@ const char *pe_find_section(const uint8_t *image, size_t image_size, const char 
 
 const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
 {
-    uint32_t opt, table;
+    size_t opt, table;
     uint16_t count;
     const char *err = parse_headers(file, file_size, &opt, &table, &count);
     if (err)
@@ -105,20 +105,22 @@ const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
     info->image_base = get64(o + 24);
     info->size_of_image = get32(o + 56);
     info->size_of_headers = get32(o + 60);
-    info->section_table = table;
+    info->section_alignment = get32(o + 32);
+    info->dll_characteristics = get16(o + 70);
+    info->section_table = (uint32_t)table;
     info->section_count = count;
     info->reloc_rva = info->reloc_size = 0;
 
     if (info->size_of_image == 0 || info->size_of_image > MAX_IMAGE_SIZE)
         return "bad SizeOfImage";
     if (info->size_of_headers > info->size_of_image || info->size_of_headers > file_size ||
-        (uint64_t)table + (uint64_t)count * SECTION_HEADER_SIZE > info->size_of_headers)
+        table + (size_t)count * SECTION_HEADER_SIZE > info->size_of_headers)
         return "bad SizeOfHeaders";
     if (info->entry_point == 0 || info->entry_point >= info->size_of_image)
         return "entry point outside the image";
 
     uint32_t dir_count = get32(o + 108);
-    if (dir_count > DIR_BASERELOC && (uint64_t)OPT_MIN_SIZE + 8 * (DIR_BASERELOC + 1) <= opt_size) {
+    if (dir_count > DIR_BASERELOC && (size_t)OPT_MIN_SIZE + 8 * (DIR_BASERELOC + 1) <= opt_size) {
         info->reloc_rva = get32(o + OPT_MIN_SIZE + 8 * DIR_BASERELOC);
         info->reloc_size = get32(o + OPT_MIN_SIZE + 8 * DIR_BASERELOC + 4);
         if (info->reloc_size && !inside(info->reloc_rva, info->reloc_size, info->size_of_image))
@@ -127,9 +129,9 @@ const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
 
     for (uint16_t i = 0; i < count; i++) {
         const uint8_t *header = file + table + (size_t)i * SECTION_HEADER_SIZE;
-        uint32_t va = get32(header + 12), virtual_size = get32(header + 8);
-        uint32_t data_size = section_data_size(header);
-        uint32_t extent = virtual_size > data_size ? virtual_size : data_size;
+        size_t va = get32(header + 12), virtual_size = get32(header + 8);
+        size_t data_size = section_data_size(header);
+        size_t extent = virtual_size > data_size ? virtual_size : data_size;
         if (va < info->size_of_headers || !inside(va, extent, info->size_of_image))
             return "section outside the image";
         if (data_size && !inside(get32(header + 20), data_size, file_size))
@@ -149,13 +151,13 @@ const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, 
         dest[i] = file[i];
     for (uint16_t s = 0; s < info->section_count; s++) {
         const uint8_t *header = file + info->section_table + (size_t)s * SECTION_HEADER_SIZE;
-        uint32_t va = get32(header + 12), offset = get32(header + 20);
-        uint32_t size = section_data_size(header);
+        size_t va = get32(header + 12), offset = get32(header + 20);
+        size_t size = section_data_size(header);
         if (!size)
             continue;
         if (!inside(va, size, info->size_of_image) || !inside(offset, size, file_size))
             return "section outside the image";
-        for (uint32_t i = 0; i < size; i++)
+        for (size_t i = 0; i < size; i++)
             dest[va + i] = file[offset + i];
     }
     return NULL;
@@ -169,12 +171,12 @@ const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, 
         return "relocation directory outside the image";
     uint64_t delta = new_base - info->image_base;
     const uint8_t *block = image + info->reloc_rva;
-    uint32_t left = info->reloc_size;
+    size_t left = info->reloc_size;
     while (left >= 8) {
-        uint32_t page = get32(block), block_size = get32(block + 4);
+        size_t page = get32(block), block_size = get32(block + 4);
         if (block_size < 8 || block_size > left || block_size % 2)
             return "malformed relocation block";
-        for (uint32_t e = 8; e + 2 <= block_size; e += 2) {
+        for (size_t e = 8; e + 2 <= block_size; e += 2) {
             uint16_t entry = get16(block + e);
             unsigned type = entry >> 12;
             uint64_t target = (uint64_t)page + (entry & 0xfff);
@@ -192,4 +194,34 @@ const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, 
         left -= block_size;
     }
     return NULL;
+}
+
+int pe_nx_compat(const pe_info *info)
+{
+    return (info->dll_characteristics & PE_DLL_NX_COMPAT) != 0;
+}
+
+int pe_section_region(const uint8_t *image, size_t image_size, const pe_info *info, uint16_t index,
+                      pe_region *out)
+{
+    if (index >= info->section_count || info->section_alignment < PE_PAGE_SIZE ||
+        info->section_alignment % PE_PAGE_SIZE)
+        return 0;
+    size_t at = (size_t)info->section_table + (size_t)index * SECTION_HEADER_SIZE;
+    if (!inside(at, SECTION_HEADER_SIZE, image_size))
+        return 0;
+    const uint8_t *header = image + at;
+    size_t va = get32(header + 12), virtual_size = get32(header + 8), raw_size = get32(header + 16);
+    size_t extent = virtual_size > raw_size ? virtual_size : raw_size;
+    if (extent == 0 || va % PE_PAGE_SIZE)
+        return 0;
+    extent = (extent + PE_PAGE_SIZE - 1) / PE_PAGE_SIZE * PE_PAGE_SIZE;
+    if (!inside(va, extent, info->size_of_image))
+        return 0;
+    uint32_t flags = get32(header + 36);
+    out->rva = (uint32_t)va;
+    out->size = (uint32_t)extent;
+    out->executable = (flags & PE_SCN_MEM_EXECUTE) != 0;
+    out->writable = (flags & PE_SCN_MEM_WRITE) != 0;
+    return 1;
 }

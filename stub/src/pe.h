@@ -9,8 +9,15 @@
 
 #define PE_MACHINE_X86_64 0x8664
 
+#define PE_PAGE_SIZE 4096
+#define PE_DLL_NX_COMPAT 0x0100
+#define PE_SCN_MEM_EXECUTE 0x20000000u
+#define PE_SCN_MEM_WRITE 0x80000000u
+
 typedef struct {
     uint64_t image_base;
+    uint32_t section_alignment;
+    uint16_t dll_characteristics;
     uint32_t entry_point;
     uint32_t size_of_image;
     uint32_t size_of_headers;
@@ -37,5 +44,20 @@ const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, 
 /* Apply base relocations to a loaded image now living at new_base. Only DIR64 and ABSOLUTE
  * entries are accepted. */
 const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, uint64_t new_base);
+
+/* The image declares it never writes its code nor runs its data (IMAGE_DLLCHARACTERISTICS_NX_COMPAT). */
+int pe_nx_compat(const pe_info *info);
+
+typedef struct {
+    uint32_t rva;   /* page aligned */
+    uint32_t size;  /* rounded up to whole pages */
+    int executable;
+    int writable;
+} pe_region;
+
+/* Section `index` of a loaded image as whole pages that can take memory attributes on their own:
+ * 1 and *out filled, or 0 when it cannot (empty, not page aligned, SectionAlignment below a page). */
+int pe_section_region(const uint8_t *image, size_t image_size, const pe_info *info, uint16_t index,
+                      pe_region *out);
 
 #endif

@@ -16,7 +16,11 @@ void check_str(const char *got, const char *want, const char *file, int line);
 void test_sha256(void);
 void test_pe(void);
 void test_paths(void);
-void test_text(void);
+void test_cmdline_all(void);
+void test_policy_all(void);
+void test_textbuf_all(void);
+void test_tftp_error(void);
+void test_tftp_oack(void);
 void test_dhcp(void);
 
 #endif

@@ -30,7 +30,11 @@ int main(void)
     test_sha256();
     test_pe();
     test_paths();
-    test_text();
+    test_cmdline_all();
+    test_policy_all();
+    test_textbuf_all();
+    test_tftp_error();
+    test_tftp_oack();
     test_dhcp();
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;

@@ -1,86 +1,102 @@
-/* Boot server choice from the DHCP ACK / ProxyOffer / PXE reply, shim's order. */
+/* Boot server choice from the DHCP ACK / ProxyOffer / PXE reply: the shared vectors in
+ * tests/vectors/dhcp.json, then bounds on short and truncated packets. */
 #include <stdlib.h>
 
 #include "check.h"
 #include "dhcp.h"
 
-#define PACKET 1472
+#define BUFFER 1472  /* EFI_PXE_BASE_CODE_PACKET */
 
-static void packet(uint8_t *p, uint8_t last_octet, const char *file)
+struct packet_vector {
+    const char *bytes;
+    size_t built;
+    size_t length;
+    int received;
+};
+
+struct dhcp_vector {
+    const char *name;
+    struct packet_vector packets[3];  /* ACK, ProxyOffer, PXE reply */
+    const char *error;
+    uint8_t server[4];
+    dhcp_origin origin;
+    dhcp_server_field field;
+};
+
+#include "dhcp_vectors.h"
+
+static void run_vector(const struct dhcp_vector *v)
 {
-    memset(p, 0, PACKET);
-    p[0] = 2;  /* BOOTREPLY */
-    p[BOOTP_SIADDR_OFFSET] = 10;
-    p[BOOTP_SIADDR_OFFSET + 3] = last_octet;
-    if (file)
-        memcpy(p + BOOTP_FILE_OFFSET, file, strlen(file));
+    static uint8_t buffers[3][BUFFER];
+    dhcp_packet packets[3];
+    for (int i = 0; i < 3; i++) {
+        const struct packet_vector *p = &v->packets[i];
+        memset(buffers[i], 0, BUFFER);
+        if (p->bytes)
+            memcpy(buffers[i], p->bytes, p->built);
+        size_t length = dhcp_packet_length(buffers[i], BUFFER);
+        if (p->bytes && length != p->length)
+            printf("  vector \"%s\", packet %d: length %zu, want %zu\n", v->name, i, length, p->length);
+        CHECK(!p->bytes || length == p->length);
+        packets[i] = (dhcp_packet){buffers[i], length, p->bytes && p->received};
+    }
+    uint8_t server[4];
+    dhcp_origin origin = DHCP_FROM_ACK;
+    dhcp_server_field field = DHCP_SERVER_SIADDR;
+    const char *reason = dhcp_boot_server(&packets[0], &packets[1], &packets[2], server, &origin, &field);
+    if ((reason == NULL) != (v->error == NULL))
+        printf("  vector \"%s\"\n", v->name);
+    CHECK_STR(reason, v->error);
+    if (!v->error) {
+        CHECK(memcmp(server, v->server, 4) == 0);
+        CHECK(origin == v->origin);
+        CHECK(field == v->field);
+    }
+}
+
+/* Exact-size heap copies: ASan catches any read past a packet's real length. */
+static void test_bounds(void)
+{
+    static uint8_t full[BUFFER];
+    memset(full, 0, BUFFER);
+    full[0] = 2;
+    full[236] = 99, full[237] = 130, full[238] = 83, full[239] = 99;
+    full[240] = 53, full[241] = 1, full[242] = 5;
+    full[243] = 54, full[244] = 4, full[245] = 10, full[246] = 0, full[247] = 2, full[248] = 9;
+    full[249] = 255;
+    for (size_t len = 0; len <= 250; len++) {
+        uint8_t *copy = malloc(len ? len : 1);
+        memcpy(copy, full, len);
+        size_t measured = dhcp_packet_length(copy, len);
+        CHECK(measured <= len);
+        dhcp_packet ack = {copy, measured, 1};
+        uint8_t server[4];
+        dhcp_origin origin;
+        dhcp_server_field field;
+        const char *reason = dhcp_boot_server(&ack, NULL, NULL, server, &origin, &field);
+        /* Option 54 is usable only once all of it is inside the packet. */
+        CHECK((reason == NULL) == (len >= 249));
+        free(copy);
+    }
+    CHECK(dhcp_packet_length(NULL, BUFFER) == 0);
+    CHECK(dhcp_packet_length(full, 100) == 0);
+
+    /* A short ProxyOffer that was received is an error, not a silent fall back to the ACK. */
+    dhcp_packet ack = {full, 250, 1}, short_proxy = {full, 100, 1};
+    uint8_t server[4];
+    dhcp_origin origin;
+    dhcp_server_field field;
+    CHECK_STR(dhcp_boot_server(&ack, &short_proxy, NULL, server, &origin, &field), "ProxyOffer too short");
+    CHECK_STR(dhcp_boot_server(NULL, NULL, NULL, server, &origin, &field), "no DHCP ACK received");
+
+    size_t len;
+    dhcp_packet none = {NULL, 0, 0};
+    CHECK(dhcp_find_option(&none, 54, &len) == NULL && len == 0);
 }
 
 void test_dhcp(void)
 {
-    static uint8_t ack_bytes[PACKET], proxy_bytes[PACKET], reply_bytes[PACKET];
-    dhcp_packet ack = {ack_bytes, PACKET, 1}, proxy = {proxy_bytes, PACKET, 0},
-                reply = {reply_bytes, PACKET, 0};
-    uint8_t server[4];
-    dhcp_origin origin;
-
-    packet(ack_bytes, 2, "EFI/BOOT/BOOTX64.EFI");
-    packet(proxy_bytes, 3, "proxy.efi");
-    packet(reply_bytes, 4, "reply.efi");
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_ACK && server[0] == 10 && server[3] == 2);
-
-    /* The ACK has a boot file: a ProxyOffer is not consulted. */
-    proxy.received = 1;
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_ACK && server[3] == 2);
-
-    /* No boot file in the ACK: the ProxyOffer names the server. */
-    packet(ack_bytes, 2, NULL);
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_PROXY_OFFER && server[3] == 3);
-
-    /* Neither has a boot file: the PXE reply does. */
-    packet(proxy_bytes, 3, NULL);
-    reply.received = 1;
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_PXE_REPLY && server[3] == 4);
-
-    /* A PXE reply without a boot file changes nothing. */
-    packet(reply_bytes, 4, NULL);
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_PROXY_OFFER && server[3] == 3);
-
-    /* Packets that were not received are ignored, whatever their bytes. */
-    proxy.received = reply.received = 0;
-    packet(proxy_bytes, 3, "proxy.efi");
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_ACK && server[3] == 2);
-
-    /* siaddr 0.0.0.0 names no server. */
-    packet(ack_bytes, 0, "x.efi");
-    ack_bytes[BOOTP_SIADDR_OFFSET] = 0;
-    CHECK_STR(dhcp_boot_server(&ack, NULL, NULL, server, &origin),
-              "DHCP reply names no boot server (siaddr 0.0.0.0)");
-
-    ack.received = 0;
-    CHECK_STR(dhcp_boot_server(&ack, &proxy, &reply, server, &origin), "no DHCP ACK received");
-    CHECK_STR(dhcp_boot_server(NULL, NULL, NULL, server, &origin), "no DHCP ACK received");
-
-    /* Short packets: exact-size heap copies, never read beyond. */
-    for (size_t len = 0; len < BOOTP_MIN_SIZE + 2; len++) {
-        uint8_t *copy = malloc(len ? len : 1);
-        packet(ack_bytes, 2, "x");
-        memcpy(copy, ack_bytes, len);
-        dhcp_packet short_ack = {copy, len, 1};
-        const char *reason = dhcp_boot_server(&short_ack, NULL, NULL, server, &origin);
-        CHECK((reason != NULL) == (len < BOOTP_MIN_SIZE));
-        free(copy);
-    }
-    /* A short ProxyOffer is skipped rather than read. */
-    packet(ack_bytes, 2, NULL);
-    ack.received = 1;
-    dhcp_packet short_proxy = {proxy_bytes, 100, 1};
-    CHECK_STR(dhcp_boot_server(&ack, &short_proxy, NULL, server, &origin), NULL);
-    CHECK(origin == DHCP_FROM_ACK);
+    for (size_t i = 0; i < sizeof dhcp_vectors / sizeof dhcp_vectors[0]; i++)
+        run_vector(&dhcp_vectors[i]);
+    test_bounds();
 }

@@ -300,8 +300,65 @@ static void test_real_images(void)
     }
 }
 
+/* NX_COMPAT kernels: which whole-page regions get which attributes. */
+static void test_section_regions(void)
+{
+    static uint8_t file[FILE_SIZE], image[IMAGE_SIZE];
+    pe_info info;
+    pe_region region;
+    build(file);
+    put32(file + TABLE + 36, PE_SCN_MEM_EXECUTE | 0x40000000u);          /* .text: RX */
+    put32(file + TABLE + 40 + 36, PE_SCN_MEM_WRITE | 0x40000000u);       /* .data: RW */
+    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK(!pe_nx_compat(&info));
+    put16(file + OPT + 70, PE_DLL_NX_COMPAT);
+    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK(pe_nx_compat(&info));
+    CHECK_STR(pe_load(file, FILE_SIZE, &info, image, IMAGE_SIZE), NULL);
+
+    CHECK(pe_section_region(image, IMAGE_SIZE, &info, 0, &region));
+    CHECK(region.rva == 0x1000 && region.size == 0x1000 && region.executable && !region.writable);
+    CHECK(pe_section_region(image, IMAGE_SIZE, &info, 1, &region));
+    CHECK(region.rva == 0x2000 && region.size == 0x1000 && !region.executable && region.writable);
+    CHECK(pe_section_region(image, IMAGE_SIZE, &info, 2, &region));
+    CHECK(!region.executable && !region.writable);
+    CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 3, &region));  /* no such section */
+    CHECK(!pe_section_region(image, 0x100, &info, 0, &region));        /* table outside the buffer */
+
+    /* Sections that do not start on a page cannot take attributes on their own. */
+    info.section_alignment = 0x200;
+    CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 0, &region));
+    info.section_alignment = 0x1000;
+    put32(image + TABLE + 12, 0x1200);
+    CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 0, &region));
+    /* A section reaching past SizeOfImage once rounded up to pages is left alone. */
+    put32(image + TABLE + 12, 0x1000);
+    put32(image + TABLE + 40 * 2 + 12, 0x3000);
+    put32(image + TABLE + 40 * 2 + 8, 0x1001);
+    CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 2, &region));
+}
+
+/* e_lfanew near 4 GiB must not wrap into the buffer (offsets are size_t). */
+static void test_huge_offsets(void)
+{
+    static uint8_t file[FILE_SIZE];
+    pe_info info;
+    const uint8_t *data;
+    size_t len;
+    int found;
+    build(file);
+    put32(file + 0x3c, 0xfffffff0u);
+    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "PE header out of bounds");
+    CHECK_STR(pe_find_section(file, FILE_SIZE, ".text", &data, &len, &found), "PE header out of bounds");
+    build(file);
+    put16(file + LFANEW + 20, 0xffff);  /* SizeOfOptionalHeader */
+    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "optional header out of bounds");
+}
+
 void test_pe(void)
 {
+    test_section_regions();
+    test_huge_offsets();
     test_real_images();
     test_parse_and_load();
     test_bad_relocations();

@@ -10,7 +10,7 @@ from pathlib import Path
 from workbench.commands.serve import add_fault_options, fault_plan
 from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
-from workbench.lab.boot import BootRequest, BootRun
+from workbench.lab.boot import TFTP_SERVERS, BootRequest, BootRun
 from workbench.lab.events import (
     Event,
     LabFailed,
@@ -67,6 +67,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--keys", type=Path, metavar="KEYDIR", help="with --secure-boot: PK/KEK/db to enroll"
     )
+    parser.add_argument(
+        "--tftp-server",
+        choices=TFTP_SERVERS,
+        default="workbench",
+        help="--mode net: the lab's TFTP server; atftpd and dnsmasq are peers to compare with",
+    )
+    parser.add_argument(
+        "--tftp-max-window",
+        type=int,
+        default=64,
+        metavar="N",
+        help="--mode net: largest RFC 7440 window our server grants (1: lock-step only)",
+    )
     faults = parser.add_argument_group(
         "TFTP faults (--mode net; NAME as the client asks for it, e.g. EFI/Linux/vmlinuz)"
     )
@@ -82,7 +95,11 @@ def describe(event: Event) -> str | None:
         if event.state == "progress":
             return None
         size = f" {event.bytes} bytes" if event.bytes else ""
+        if event.state == "started" and event.blksize:
+            size += f" blksize={event.blksize} window={event.window}"
         took = f" in {event.seconds:.2f}s" if event.state == "done" else ""
+        if event.state == "done" and event.retransmits:
+            took += f", {event.retransmits} resent"
         error = f": {event.error}" if event.error else ""
         return f"[tftp] {event.state} {event.filename} ({event.client}){size}{took}{error}"
     if isinstance(event, LabNote):
@@ -120,6 +137,8 @@ def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
         secure_boot=args.secure_boot,
         vars_template=vars_template,
         faults=faults,
+        tftp_server=args.tftp_server,
+        tftp_max_window=args.tftp_max_window,
     )
 
     def show(event: Event) -> None:

@@ -48,7 +48,7 @@ def _mode_lines(mode: ModePreview) -> list[str]:
         state = "present" if file.exists else "absent"
         lines.append(f"{file.role}: {file.looked_for}")
         lines.append(f"  {state}, {size}, sha256 {file.hash_status}")
-    verdict = "boots" if mode.boots else f"fails: {mode.reason}"
+    verdict = "boots" if mode.boots else f"fails: {mode.error_line}"
     lines.append(f"=> {verdict}")
     return lines
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import TftpTransfer
-from workbench.lab.tftp import FaultPlan, TftpServer
+from workbench.lab.tftp import DEFAULT_MAX_WINDOW, FaultPlan, TftpServer
 
 DEFAULT_PORT = 6969
 
@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("root", type=Path, metavar="ROOT")
     parser.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="default 6969")
+    parser.add_argument("--max-window", type=int, default=DEFAULT_MAX_WINDOW, metavar="N",
+                        help=f"largest RFC 7440 window granted (default {DEFAULT_MAX_WINDOW}; "
+                        "1 answers lock-step only)")  # fmt: skip
     add_fault_options(parser)
     parser.set_defaults(func=run)
 
@@ -36,6 +39,9 @@ def add_fault_options(container: argparse._ActionsContainer) -> None:
         ("--fail-first", "NAME=N", "answer the first N requests for NAME with a TFTP error"),
         ("--stop-after", "NAME=BYTES", "stop sending NAME after BYTES (the client times out)"),
         ("--corrupt", "NAME=OFFSET", "flip the byte at OFFSET of NAME as it is sent"),
+        ("--drop-every", "NAME=N", "lose every Nth DATA packet of NAME the first time it is sent"),
+        ("--refuse-option", "NAME=OPTION[,OPTION]", "answer requests for NAME that ask for "
+         "OPTION (e.g. windowsize) with TFTP error 8, as an older server does"),
     )
     for flag, metavar, text in options:
         container.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
@@ -57,21 +63,41 @@ def parse_assignments(values: list[str], option: str) -> dict[str, int]:
     return parsed
 
 
+def parse_option_lists(values: list[str]) -> dict[str, str]:
+    """`NAME=OPTION[,OPTION]` pairs into a dict; a clear error for anything else."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        name, separator, options = value.rpartition("=")
+        if not separator or not name or not options.strip(", "):
+            raise WorkbenchError(f"--refuse-option {value!r}: expected NAME=OPTION[,OPTION]")
+        parsed[name.lstrip("/")] = options.lower()
+    return parsed
+
+
 def fault_plan(args: argparse.Namespace) -> FaultPlan | None:
     """The --fail-first/--stop-after/--corrupt options as a FaultPlan (None when none given)."""
     plan = FaultPlan(
         fail_first=parse_assignments(args.fail_first, "--fail-first"),
         stop_after=parse_assignments(args.stop_after, "--stop-after"),
         corrupt=parse_assignments(args.corrupt, "--corrupt"),
+        drop_every=parse_assignments(args.drop_every, "--drop-every"),
+        refuse_options=parse_option_lists(args.refuse_option),
     )
-    return plan if plan.fail_first or plan.stop_after or plan.corrupt else None
+    for name, every in plan.drop_every.items():
+        if every < 2:
+            raise WorkbenchError(f"--drop-every {name}={every}: N must be 2 or more")
+    return plan if plan else None
 
 
 def describe(event: TftpTransfer) -> str:
     size = f"{event.bytes}/{event.total}" if event.total is not None else str(event.bytes)
     line = f"{event.client} {event.state:8} {event.filename} {size} bytes"
+    if event.state == "started" and event.blksize:
+        line += f" blksize={event.blksize} window={event.window}"
     if event.state in ("done", "failed"):
         line += f" in {event.seconds:.2f}s"
+        if event.retransmits:
+            line += f", {event.retransmits} resent"
     if event.error:
         line += f": {event.error}"
     return line
@@ -87,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         faults=faults,
         on_event=lambda event: print(describe(event), flush=True),
+        max_window=args.max_window,
     )
     with server:
         where = f"{args.bind}:{server.port}"

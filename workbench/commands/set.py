@@ -74,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--osrel", type=Path, metavar="FILE", help="os-release text to embed")
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
-        help="set a policy key (KEY= removes it): on-error, error-delay, source",
+        help="set a policy key (KEY= removes it): on-error, error-delay, source, "
+        "tftp-blksize, tftp-window",
     )  # fmt: skip
     signing = parser.add_mutually_exclusive_group()
     signing.add_argument("--sign", type=Path, metavar="KEYDIR", help="re-sign with KEYDIR/db.key")

@@ -42,6 +42,9 @@ ERROR_RESET_WINDOW = 10.0
 # Extra wait beyond an announced `stub: resetting in Ns`.
 RESET_GRACE = 4.0
 _STOP = object()
+TFTP_SERVERS = ("workbench", "atftpd", "dnsmasq")
+# The stub's reason when the kernel's EFI stub called Exit() (stub/FORMAT.md, section 6).
+KERNEL_STUB_FAILED = "the kernel's EFI stub failed"
 
 
 @dataclass
@@ -58,6 +61,9 @@ class BootRequest:
     vars_template: Path | None = None
     faults: FaultPlan | None = None
     memory_mb: int = 768
+    # Which TFTP server the network lab runs: ours, or a peer (atftpd, dnsmasq) to compare.
+    tftp_server: Literal["workbench", "atftpd", "dnsmasq"] = "workbench"
+    tftp_max_window: int = 64
 
 
 class Lab(Protocol):
@@ -111,6 +117,14 @@ def validate(request: BootRequest) -> Firmware:
         raise WorkbenchError("the timeout must be positive")
     if request.max_resets < 0:
         raise WorkbenchError("max resets must be 0 or more")
+    if request.tftp_server not in TFTP_SERVERS:
+        raise WorkbenchError(
+            f"unknown TFTP server {request.tftp_server!r} ({', '.join(TFTP_SERVERS)})"
+        )
+    if request.tftp_server != "workbench" and (request.faults or request.mode != "net"):
+        raise WorkbenchError("--tftp-server other than workbench needs --mode net and no faults")
+    if request.tftp_max_window < 1:
+        raise WorkbenchError("the TFTP window cap must be 1 or more")
     if request.vars_template is not None and not Path(request.vars_template).is_file():
         raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
     qemu_binary()
@@ -122,6 +136,7 @@ class _Progress:
     started: float
     resets: int = 0
     errors: list[str] = field(default_factory=list)
+    last_error: StubStep | None = None
     error_pending: bool = False  # a stub error since the last reset
     error_deadline: float | None = None
     reset_after_error: bool = False
@@ -252,6 +267,7 @@ class BootRun:
         now = time.monotonic()
         if step.step == "error":
             progress.errors.append(step.raw.partition("stub: ")[2])
+            progress.last_error = step
             progress.error_pending = True
             progress.error_deadline = now + ERROR_RESET_WINDOW
         elif step.step == "resetting" and progress.error_pending:
@@ -294,6 +310,11 @@ class BootRun:
         return self._outcome(progress, "exited", f"the machine {how} before {self._goal()}")
 
     def _stub_error(self, progress: _Progress, what_then: str) -> Outcome:
+        step = progress.last_error
+        if step is not None and step.reason == KERNEL_STUB_FAILED:
+            status = step.fields.get("status", "unknown status")
+            reason = f"{KERNEL_STUB_FAILED}: {status} ({what_then})"
+            return self._outcome(progress, "kernel-failed", reason)
         last = progress.errors[-1] if progress.errors else "error"
         return self._outcome(progress, "stub-error", f"stub {last} ({what_then})")
 

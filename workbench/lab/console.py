@@ -64,8 +64,17 @@ def _tokens(text: str) -> list[tuple[str | None, str]]:
     return tokens
 
 
+# The EFI status an error line ends with: a specification name or a hex value.
+_STATUS = re.compile(r" status=(EFI_[A-Z0-9_]+|0x[0-9a-f]{16})$")
+
+
 def _parse_error(step: str, body: str, raw: str) -> StubStep:
-    """`<what> <path-or-url>: <reason>` or `<what>: <reason>`."""
+    """`<what> <path-or-url>: <reason> status=<EFI status>` (the subject and status optional)."""
+    fields: dict[str, str] = {}
+    status = _STATUS.search(body)
+    if status:
+        fields["status"] = status.group(1)
+        body = body[: status.start()]
     head, separator, reason = body.partition(": ")
     if not separator:
         head, reason = body.rstrip(":"), ""
@@ -76,7 +85,7 @@ def _parse_error(step: str, body: str, raw: str) -> StubStep:
     return StubStep(
         step=step,
         subject=subject or None,
-        fields={},
+        fields=fields,
         path=path or None,
         reason=reason.strip() or None,
         raw=raw,

@@ -13,6 +13,7 @@ TransferState = Literal["started", "progress", "done", "failed", "probe", "refus
 OutcomeKind = Literal[
     "booted",
     "stub-error",
+    "kernel-failed",
     "firmware-refused",
     "timeout",
     "reset-loop",
@@ -67,6 +68,9 @@ class TftpTransfer(_Event):
     total: int | None = None
     seconds: float = 0.0
     error: str | None = None
+    blksize: int | None = None  # as negotiated (None: refused before negotiation)
+    window: int | None = None  # RFC 7440 window; 1 is lock-step
+    retransmits: int = 0  # DATA packets sent again
 
 
 @dataclass

@@ -77,6 +77,8 @@ class NetLab:
             "memory_mb": self.request.memory_mb,
             "secure_boot": self.request.secure_boot,
             "faults": self.request.faults.to_dict() if self.request.faults else None,
+            "tftp_server": self.request.tftp_server,
+            "tftp_max_window": self.request.tftp_max_window,
         }
 
     def start(self, publish: Callable[[Event], None]) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -55,7 +57,9 @@ def bring_up_network() -> None:
     ip("link", "set", TAP_DEVICE, "up")
 
 
-def start_dnsmasq(workdir: Path, stopping: threading.Event) -> subprocess.Popen[str]:
+def start_dnsmasq(workdir: Path, stopping: threading.Event,
+                  tftp_root: str | None = None) -> subprocess.Popen[str]:  # fmt: skip
+    """DHCP only; with `tftp_root`, dnsmasq's own TFTP server too (a peer to compare)."""
     command = [
         find_tool("dnsmasq"),
         "--port=0",  # no DNS
@@ -74,6 +78,8 @@ def start_dnsmasq(workdir: Path, stopping: threading.Event) -> subprocess.Popen[
         "--user=root",  # its lease file is in our private directory
         "--group=",  # no group change: a user namespace maps no group to switch to
     ]
+    if tftp_root is not None:
+        command += ["--enable-tftp", f"--tftp-root={tftp_root}"]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
@@ -95,6 +101,45 @@ def start_dnsmasq(workdir: Path, stopping: threading.Event) -> subprocess.Popen[
     return process
 
 
+def world_readable_copy(root: Path, staging: Path) -> Path:
+    """dnsmasq running as root serves only world-readable files, and a tree's files come from
+    atomic (private) writes: it serves a copy instead of changing the user's files."""
+    shutil.copytree(root, staging, symlinks=False)
+    for path in [staging, *staging.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return staging
+
+
+@contextlib.contextmanager
+def tftp_server(config: dict, faults: FaultPlan | None) -> Iterator[None]:
+    """The lab's TFTP server on SERVER_ADDRESS:69: ours, or atftpd as a peer (dnsmasq's own TFTP
+    server, the other peer, is started with dnsmasq itself)."""
+    root, kind = config["root"], config.get("tftp_server", "workbench")
+    if kind == "dnsmasq":
+        emit(LabNote(f"tftp: dnsmasq serves a copy of {root} on {SERVER_ADDRESS}:69"))
+        yield
+        return
+    if kind == "atftpd":
+        command = [find_tool("atftpd"), "--daemon", "--no-fork", "--logfile", "/dev/null",
+                   "--user", "root", "--group", "root", "--no-multicast",
+                   "--bind-address", SERVER_ADDRESS, "--port", "69", root]  # fmt: skip
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        emit(LabNote(f"tftp: atftpd (pid {process.pid}) serves {root} on {SERVER_ADDRESS}:69"))
+        try:
+            yield
+        finally:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+            process.kill()
+        return
+    with TftpServer(Path(root), bind=SERVER_ADDRESS, port=69, faults=faults, on_event=emit,
+                    max_window=int(config.get("tftp_max_window", 64))):  # fmt: skip
+        emit(LabNote(f"tftp: serving {root} on {SERVER_ADDRESS}:69"))
+        yield
+
+
 def run(config: dict) -> int:
     if not in_private_namespace():
         raise WorkbenchError("refusing to start DHCP: not inside a private network namespace")
@@ -112,11 +157,12 @@ def run(config: dict) -> int:
     dnsmasq: subprocess.Popen[str] | None = None
     qemu: QemuProcess | None = None
     stopping = threading.Event()
-    with TftpServer(Path(config["root"]), bind=SERVER_ADDRESS, port=69, faults=faults,
-                    on_event=emit):  # fmt: skip
-        emit(LabNote(f"tftp: serving {config['root']} on {SERVER_ADDRESS}:69"))
+    dnsmasq_tftp = None
+    if config.get("tftp_server") == "dnsmasq":
+        dnsmasq_tftp = str(world_readable_copy(Path(config["root"]), workdir / "tftp-root"))
+    with tftp_server(config, faults):
         try:
-            dnsmasq = start_dnsmasq(workdir, stopping)
+            dnsmasq = start_dnsmasq(workdir, stopping, dnsmasq_tftp)
             emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {DHCP_RANGE}"))
             spec = MachineSpec(
                 firmware=firmware,

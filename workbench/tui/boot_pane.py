@@ -27,6 +27,7 @@ SERIAL_LINES = 5000
 OUTCOME_TITLES = {
     "booted": "BOOTED",
     "stub-error": "STUB ERROR",
+    "kernel-failed": "KERNEL FAILED",
     "firmware-refused": "FIRMWARE REFUSED",
     "timeout": "TIMED OUT",
     "reset-loop": "RESET LOOP",
@@ -74,6 +75,10 @@ class TransferRow(Horizontal):
             bar.update(total=event.total, progress=event.bytes)
         rate = event.bytes / event.seconds if event.seconds > 0 else 0.0
         amount = human_size(event.bytes)
+        # What the client and server agreed to, and how much had to be sent again.
+        terms = f" · blksize {event.blksize} · window {event.window}" if event.blksize else ""
+        if event.retransmits:
+            terms += f" · {event.retransmits} resent"
         if event.state == "probe":
             info.update("size probe")
         elif event.state in ("failed", "refused"):
@@ -81,9 +86,9 @@ class TransferRow(Horizontal):
             self.add_class("-failed")
         elif event.state == "done":
             bar.update(total=max(event.bytes, 1), progress=max(event.bytes, 1))
-            info.update(f"{amount} {human_size(int(rate))}/s done")
+            info.update(f"{amount} {human_size(int(rate))}/s done{terms}")
         else:
-            info.update(f"{amount} {human_size(int(rate))}/s")
+            info.update(f"{amount} {human_size(int(rate))}/s{terms}")
 
 
 class BootPane(Vertical):

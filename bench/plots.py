@@ -1,0 +1,77 @@
+"""PNG plots of the benchmark results (matplotlib, no screen needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loopback(document: dict[str, Any], out: Path) -> None:
+    """Seconds per server and window, one panel per block size."""
+    plt = _pyplot()
+    seconds: dict[str, dict[str, float]] = document["seconds"]
+    keys = list(next(iter(seconds.values())))
+    blocks = sorted({key.split()[1] for key in keys}, key=int)
+    figure, axes = plt.subplots(1, len(blocks), figsize=(5.5 * len(blocks), 4), sharey=True)
+    for axis, block in zip(list(axes) if len(blocks) > 1 else [axes], blocks, strict=True):
+        windows = [key.split()[3] for key in keys if key.split()[1] == block]
+        width = 0.8 / len(seconds)
+        for index, (server, values) in enumerate(seconds.items()):
+            heights = [values[f"blksize {block} window {w}"] for w in windows]
+            positions = [i + index * width for i in range(len(windows))]
+            axis.bar(positions, heights, width, label=server)
+        axis.set_xticks([i + 0.4 - width / 2 for i in range(len(windows))], windows)
+        axis.set_xlabel("RFC 7440 window asked for")
+        axis.set_title(f"blksize {block}")
+        axis.grid(axis="y", alpha=0.3)
+    first = axes[0] if len(blocks) > 1 else axes
+    first.set_ylabel(f"seconds for {document['file_mib']} MiB (lower is better)")
+    first.legend()
+    figure.suptitle("TFTP over loopback, atftp client")
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+def plot_netboot(document: dict[str, Any], out: Path) -> None:
+    """Stub start to `starting kernel`: the servers and the local ESP, then the window matrix."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5),
+                                         gridspec_kw={"width_ratios": [1, 1.6]})  # fmt: skip
+    cases = document["cases"]
+    names = list(cases)
+    left.barh(names, [cases[n]["median_s"] for n in names], color="tab:blue")
+    for index, name in enumerate(names):
+        left.text(cases[name]["median_s"], index, f" {cases[name]['median_s']:.2f}s",
+                  va="center")  # fmt: skip
+    left.invert_yaxis()
+    left.set_xlabel("seconds, stub start to kernel start (lower is better)")
+    left.set_title("kernel + initrd, same tree")
+    matrix = document["matrix"]
+    blocks = sorted({int(k.split()[1]) for k in matrix})
+    for block in blocks:
+        points = sorted((int(k.split()[3]), v["median_s"]) for k, v in matrix.items()
+                        if int(k.split()[1]) == block)  # fmt: skip
+        right.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                   label=f"blksize {block}")  # fmt: skip
+    local = document["local_s"]
+    right.axhline(local, color="gray", linestyle="--", label=f"local ESP {local:.2f}s")
+    right.set_xscale("log", base=2)
+    right.set_xlabel("window the stub asks for (tftp-window)")
+    right.set_ylabel("seconds")
+    right.set_title("our server, by window and block size")
+    right.legend()
+    right.grid(alpha=0.3)
+    figure.suptitle(f"Netboot under QEMU TCG: sample kernel + {document['initrd_mib']} MiB initrd")
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,9 @@
+/* Milliseconds for the stub's own timing lines (the TSC, calibrated against Stall once). */
+#ifndef STUB_CLOCK_H
+#define STUB_CLOCK_H
+
+#include <efi.h>
+
+UINT64 clock_ms(void);
+
+#endif

@@ -1,0 +1,66 @@
+#include <efi.h>
+#include <efilib.h>
+#include <efisetjmp.h>
+
+#include "exit_guard.h"
+
+static jmp_buf exit_jump;
+static EFI_HANDLE guarded_image;
+static EFI_STATUS exit_status;
+static EFI_EXIT original_exit;
+static EFI_EXIT_BOOT_SERVICES original_exit_boot_services;
+
+static void update_crc(void)
+{
+    BS->Hdr.CRC32 = 0;
+    uefi_call_wrapper(BS->CalculateCrc32, 3, BS, BS->Hdr.HeaderSize, &BS->Hdr.CRC32);
+}
+
+static void unhook(void)
+{
+    if (!original_exit)
+        return;
+    BS->Exit = original_exit;
+    BS->ExitBootServices = original_exit_boot_services;
+    original_exit = NULL;
+    original_exit_boot_services = NULL;
+    update_crc();
+}
+
+static EFI_STATUS EFIAPI guarded_exit(EFI_HANDLE image, EFI_STATUS status, UINTN data_size, CHAR16 *data)
+{
+    if (image != guarded_image)
+        return uefi_call_wrapper(original_exit, 4, image, status, data_size, data);
+    /* Exit data is pool memory that the caller of StartImage frees: that is us. */
+    if (data)
+        uefi_call_wrapper(BS->FreePool, 1, data);
+    exit_status = status;
+    unhook();
+    longjmp(exit_jump, 1);
+}
+
+/* The kernel is taking over: nobody will call Exit() for us any more. */
+static EFI_STATUS EFIAPI guarded_exit_boot_services(EFI_HANDLE image, UINTN map_key)
+{
+    EFI_EXIT_BOOT_SERVICES exit_boot_services = original_exit_boot_services;
+    unhook();
+    return uefi_call_wrapper(exit_boot_services, 2, image, map_key);
+}
+
+EFI_STATUS exit_guard_run(EFI_HANDLE image, image_entry entry, guard_end *how)
+{
+    guarded_image = image;
+    original_exit = BS->Exit;
+    original_exit_boot_services = BS->ExitBootServices;
+    BS->Exit = guarded_exit;
+    BS->ExitBootServices = guarded_exit_boot_services;
+    update_crc();
+    if (setjmp(exit_jump)) {
+        *how = GUARD_EXITED;
+        return exit_status;
+    }
+    EFI_STATUS status = entry(image, ST);
+    unhook();
+    *how = GUARD_RETURNED;
+    return status;
+}

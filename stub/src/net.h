@@ -1,0 +1,37 @@
+/* Netboot: the PXE Base Code instance that loaded the stub, the boot server it names, and
+ * whole-file TFTP reads from it (MTFTP4 with windows, PXE Base Code as the fallback). */
+#ifndef STUB_NET_H
+#define STUB_NET_H
+
+#include <efi.h>
+#include <efipxebc.h>
+#include <stdint.h>
+
+#include "file_buf.h"
+#include "policy.h"
+#include "sha256.h"
+
+/* PXE Base Code on the boot device, started over IPv4 with a DHCP ACK; NULL otherwise. */
+EFI_PXE_BASE_CODE_PROTOCOL *net_find(EFI_HANDLE device);
+
+/* The boot server named by the DHCP/PXE packets (see dhcp.h); NULL or a static reason. */
+const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, uint8_t server[4]);
+
+/* How a file came over the network, for the `stub: transfer` line. */
+typedef struct {
+    const char *via;     /* "mtftp4" or "pxe" */
+    unsigned blksize;    /* as agreed; 0 when the firmware does not say (pxe) */
+    unsigned window;
+    UINT64 ms;
+    unsigned timeouts;
+    int has_digest;      /* the SHA-256 of the buffer was computed during the transfer */
+    uint8_t digest[SHA256_DIGEST_SIZE];
+} net_transfer;
+
+/* Read `name` from `server` into `out`. On failure returns the firmware's status and sets
+ * *reason to a short text for the error line. */
+EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
+                    const uint8_t server[4], const char *name, file_buf *out, net_transfer *info,
+                    const char **reason);
+
+#endif

@@ -1,0 +1,15 @@
+/* TFTP through the PXE Base Code protocol's Mtftp: GET_FILE_SIZE, then READ_FILE with the
+ * asked block size, both retried with 512-byte blocks when the server refuses the option. */
+#ifndef STUB_PXE_H
+#define STUB_PXE_H
+
+#include <efi.h>
+#include <efipxebc.h>
+#include <stdint.h>
+
+#include "file_buf.h"
+
+EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, const uint8_t server[4],
+                    const char *name, file_buf *out, const char **reason);
+
+#endif

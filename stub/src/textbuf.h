@@ -1,0 +1,26 @@
+/* A bounded line builder for console output. Pure: no EFI calls. */
+#ifndef STUB_TEXTBUF_H
+#define STUB_TEXTBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Appends stop silently when full; the text stays NUL-terminated. */
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+} text_buf;
+
+void tb_init(text_buf *tb, char *buf, size_t cap);
+void tb_str(text_buf *tb, const char *s);
+void tb_bytes(text_buf *tb, const uint8_t *bytes, size_t len);
+void tb_u64(text_buf *tb, uint64_t value);
+/* Double-quoted with `\"`, `\\` and `\xNN` (other control bytes) escapes. */
+void tb_quoted(text_buf *tb, const uint8_t *bytes, size_t len);
+/* Quoted only when needed: empty, or containing a space, `"` or a control byte. */
+void tb_value(text_buf *tb, const uint8_t *bytes, size_t len);
+/* A dotted quad. */
+void tb_ipv4(text_buf *tb, const uint8_t ip[4]);
+
+#endif

@@ -1,0 +1,104 @@
+/* `.policy` parsing (policy.c). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "policy.h"
+
+struct warnings {
+    int count;
+    char last[128];
+};
+
+static void collect(void *ctx, const char *message, const uint8_t *detail, size_t len)
+{
+    struct warnings *w = ctx;
+    w->count++;
+    snprintf(w->last, sizeof w->last, "%s: %.*s", message, (int)len, (const char *)detail);
+}
+
+static stub_policy parse_policy(const char *text, struct warnings *w)
+{
+    stub_policy policy;
+    size_t len = strlen(text);
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, text, len);
+    memset(w, 0, sizeof *w);
+    policy_parse(copy, len, &policy, collect, w);
+    free(copy);
+    return policy;
+}
+
+static void test_policy(void)
+{
+    struct warnings w;
+    stub_policy p = parse_policy("", &w);
+    CHECK(p.on_error == ON_ERROR_RESET && p.error_delay == 5 && p.source == SOURCE_AUTO && !w.count);
+
+    p = parse_policy("on-error=halt\nerror-delay=0\nsource=net\n", &w);
+    CHECK(p.on_error == ON_ERROR_HALT && p.error_delay == 0 && p.source == SOURCE_NET && !w.count);
+
+    p = parse_policy("  on-error = exit \r\n# comment\n\nerror-delay=600\r\nsource=local", &w);
+    CHECK(p.on_error == ON_ERROR_EXIT && p.error_delay == 600 && p.source == SOURCE_LOCAL && !w.count);
+
+    p = parse_policy("error-delay=601", &w);
+    CHECK(p.error_delay == 5 && w.count == 1);
+    CHECK_STR(w.last, "bad error-delay value, 0..600 (using 5): 601");
+    p = parse_policy("error-delay=-1\nerror-delay=\nerror-delay=1x\nerror-delay=0005", &w);
+    CHECK(p.error_delay == 5 && w.count == 4);
+    p = parse_policy("on-error=explode", &w);
+    CHECK(p.on_error == ON_ERROR_RESET && w.count == 1);
+    CHECK_STR(w.last, "bad on-error value (using reset): explode");
+    p = parse_policy("on-error=halt\non-error=RESET", &w);
+    CHECK(p.on_error == ON_ERROR_RESET && w.count == 1);  /* a bad value falls back to the default */
+    p = parse_policy("source=http", &w);
+    CHECK(p.source == SOURCE_AUTO && w.count == 1);
+    p = parse_policy("colour=blue\nsource=net", &w);
+    CHECK(p.source == SOURCE_NET && w.count == 1);
+    CHECK_STR(w.last, "unknown key (ignored): colour");
+    p = parse_policy("just words", &w);
+    CHECK(w.count == 1);
+    CHECK_STR(w.last, "line without '=' (ignored): just words");
+    p = parse_policy("error-delay=7\0on-error=halt", &w);  /* strlen stops at the NUL */
+    CHECK(p.error_delay == 7 && p.on_error == ON_ERROR_RESET);
+
+    /* Every prefix of a policy parses without reading past its end. */
+    const char *full = "on-error=halt\nerror-delay=12\nsource=net\nbogus";
+    for (size_t n = 0; n <= strlen(full); n++) {
+        char cut[64];
+        memcpy(cut, full, n);
+        cut[n] = '\0';
+        parse_policy(cut, &w);
+    }
+    CHECK(1);
+}
+
+static void test_tftp_keys(void)
+{
+    struct warnings w;
+    stub_policy p = parse_policy("", &w);
+    CHECK(p.tftp_blksize == 16384 && p.tftp_window == 8);
+    p = parse_policy("tftp-blksize=8192\ntftp-window=64", &w);
+    CHECK(p.tftp_blksize == 8192 && p.tftp_window == 64 && !w.count);
+    p = parse_policy("tftp-blksize=512\ntftp-window=1", &w);
+    CHECK(p.tftp_blksize == 512 && p.tftp_window == 1 && !w.count);
+    p = parse_policy("tftp-blksize=65464\ntftp-window=256", &w);
+    CHECK(p.tftp_blksize == 65464 && p.tftp_window == 256 && !w.count);
+    p = parse_policy("tftp-blksize=511", &w);
+    CHECK(p.tftp_blksize == 16384 && w.count == 1);
+    CHECK_STR(w.last, "bad tftp-blksize value, 512..65464 (using 16384): 511");
+    p = parse_policy("tftp-blksize=65465\ntftp-blksize=999999\ntftp-blksize=x", &w);
+    CHECK(p.tftp_blksize == 16384 && w.count == 3);
+    p = parse_policy("tftp-window=0\ntftp-window=257", &w);
+    CHECK(p.tftp_window == 8 && w.count == 2);
+    CHECK_STR(w.last, "bad tftp-window value, 1..256 (using 8): 257");
+    /* error-delay keeps its three-digit limit. */
+    p = parse_policy("error-delay=00005", &w);
+    CHECK(p.error_delay == 5 && w.count == 1);
+}
+
+void test_policy_all(void)
+{
+    test_policy();
+    test_tftp_keys();
+}

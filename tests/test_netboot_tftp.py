@@ -1,0 +1,127 @@
+"""The stub's TFTP client in real firmware: MTFTP4 with tsize, a large block and an RFC 7440
+window in one request per file, the fallbacks when a server refuses options, lost packets, and
+the peer servers of the lab (atftpd, dnsmasq)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import require, require_tool
+from lab_support import Recorder, assert_nothing_left
+
+from workbench.contract import SAMPLE_MARKER
+from workbench.lab.boot import BootRequest, boot
+from workbench.lab.events import Outcome, StubStep
+from workbench.lab.tftp import FaultPlan
+
+pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
+
+KERNEL = "EFI/Linux/vmlinuz"
+INITRD = "EFI/Linux/initrd.img"
+
+
+@pytest.fixture(autouse=True)
+def _lab_tools() -> None:
+    for tool in ("qemu-system-x86_64", "unshare", "ip", "dnsmasq"):
+        require_tool(tool)
+    require(os.path.exists("/dev/net/tun"), "/dev/net/tun for the lab's tap device")
+
+
+def netboot(root: Path, **request: object) -> tuple[Outcome, Recorder]:
+    recorder = Recorder()
+    outcome = boot(
+        BootRequest(root=root, mode="net", expect=SAMPLE_MARKER, timeout=150, **request),  # type: ignore[arg-type]
+        recorder,
+    )
+    assert_nothing_left(recorder)
+    assert outcome.ok, (outcome.reason, recorder.serial()[-3000:])
+    return outcome, recorder
+
+
+def transfers(recorder: Recorder) -> dict[str, StubStep]:
+    return {step.subject or "": step for step in recorder.steps("transfer")}
+
+
+def fallbacks(recorder: Recorder) -> list[str]:
+    warnings = [step.reason or "" for step in recorder.steps("warning")]
+    return [text for text in warnings if text.startswith("tftp:")]
+
+
+def test_one_windowed_request_per_file(make_tree: Callable[..., Path]) -> None:
+    _, recorder = netboot(make_tree())
+    for what, name in (("kernel", KERNEL), ("initrd", INITRD)):
+        line = transfers(recorder)[what]
+        assert line.fields["via"] == "mtftp4"
+        assert (line.fields["blksize"], line.fields["window"]) == ("16384", "8")
+        assert int(line.fields["bytes"]) > 0 and "ms" in line.fields
+        # The server saw exactly one request for the file, with the same options, no size probe.
+        seen = [e for e in recorder.events if getattr(e, "filename", None) == name]
+        assert [e.state for e in seen if e.state != "progress"] == ["started", "done"]
+        assert (seen[0].blksize, seen[0].window) == (16384, 8)
+    assert fallbacks(recorder) == []
+
+
+def test_policy_sets_block_and_window(make_tree: Callable[..., Path]) -> None:
+    root = make_tree(policy={"tftp-blksize": "1468", "tftp-window": "32"})
+    _, recorder = netboot(root)
+    line = transfers(recorder)["kernel"]
+    assert (line.fields["blksize"], line.fields["window"]) == ("1468", "32")
+
+
+def test_a_lock_step_server_gives_window_1_without_a_fallback(make_tree: Callable[..., Path]):
+    _, recorder = netboot(make_tree(), tftp_max_window=1)
+    assert transfers(recorder)["kernel"].fields["window"] == "1"
+    assert fallbacks(recorder) == []
+
+
+def test_a_refused_window_falls_back_to_lock_step(make_tree: Callable[..., Path]) -> None:
+    faults = FaultPlan(refuse_options={KERNEL: "windowsize"})
+    _, recorder = netboot(make_tree(), faults=faults)
+    assert fallbacks(recorder) == [
+        "tftp: TFTP error: option negotiation refused; asking again without a window"
+    ]
+    line = transfers(recorder)["kernel"]
+    assert (line.fields["via"], line.fields["blksize"], line.fields["window"]) == (
+        "mtftp4", "16384", "1",
+    )  # fmt: skip
+    assert transfers(recorder)["initrd"].fields["window"] == "8"  # only the kernel was refused
+
+
+def test_refused_options_fall_back_down_to_plain_blocks(make_tree: Callable[..., Path]) -> None:
+    faults = FaultPlan(refuse_options={KERNEL: "windowsize,blksize"})
+    _, recorder = netboot(make_tree(), faults=faults)
+    refused = "tftp: TFTP error: option negotiation refused"
+    assert fallbacks(recorder) == [
+        f"{refused}; asking again without a window",
+        f"{refused}; asking again with blksize 1468",
+        f"{refused}; asking again with plain 512-byte blocks",
+    ]
+    line = transfers(recorder)["kernel"]
+    assert (line.fields["via"], line.fields["blksize"], line.fields["window"]) == (
+        "mtftp4", "512", "1",
+    )  # fmt: skip
+    assert recorder.steps("loaded")[0].fields["sha256"] == "ok"
+
+
+def test_lost_packets_are_recovered_and_verified(make_tree: Callable[..., Path]) -> None:
+    root = make_tree(policy={"tftp-blksize": "1468"})
+    _, recorder = netboot(root, faults=FaultPlan(drop_every={KERNEL: 97}))
+    done = next(e for e in recorder.transfers("done") if e.filename == KERNEL)
+    assert done.retransmits > 0
+    assert recorder.steps("loaded")[0].fields["sha256"] == "ok"
+
+
+@pytest.mark.parametrize(("server", "window"), [("atftpd", "8"), ("dnsmasq", "1")])
+def test_peer_servers_serve_the_same_boot(
+    server: str, window: str, make_tree: Callable[..., Path]
+) -> None:
+    if server == "atftpd":
+        require_tool("atftpd")
+    _, recorder = netboot(make_tree(), tftp_server=server)
+    line = transfers(recorder)["kernel"]
+    assert line.fields["via"] == "mtftp4"
+    # dnsmasq 2.90 answers blksize and tsize but not windowsize: lock-step.
+    assert line.fields["window"] == window
