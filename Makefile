@@ -35,12 +35,16 @@ run: setup
 
 lint: venv
 	$(VENV)/bin/ruff check workbench tests bench samples
+	$(VENV)/bin/ruff format --check workbench tests bench samples
+	$(VENV)/bin/mypy
 
 # Host unit tests of the stub's pure C run first: they are quick and say the most.
 test: setup
 	@$(MAKE) -s -C stub check
 	@$(MAKE) -s -C stub fuzz
 	$(VENV)/bin/ruff check workbench tests bench samples
+	$(VENV)/bin/ruff format --check workbench tests bench samples
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -ra $(PYTEST_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed
@@ -52,6 +56,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench.bench_tftp
 	$(PY) -m bench.bench_netboot
+	$(PY) -m bench.bench_tui
 	$(PY) -m bench.bench_inspect
 	$(PY) -m bench.bench_boot
 

@@ -1,7 +1,10 @@
 """TFTP servers on loopback: ours against atftpd, dnsmasq and stock tftpy, same file, same client.
 
 A 64 MiB random file fetched with Debian's atftp client asking `windowsize N` and `blksize B`
-(N in 1/4/16/32/64, B in 1468/8192), then 32 clients at once. Everything runs in a private
+(N in 1/4/16/32/64 at B 1468; 1/4/8 at B 8192), then 32 clients at once. At blksize 8192 a
+window of 16 overflows the atftp client's socket buffer on loopback whatever the server
+(atftpd: the transfer fails after 59 s), so the 8192 row stops at 8. Stock tftpy does not grant
+windows: it is measured at window 1 only. Everything runs in a private
 network namespace of its own (`unshare --net`: a fresh loopback, port 69 free, nothing leaves).
 Each server runs in its own process. Medians of --rounds, ratios against atftpd.
 
@@ -27,8 +30,7 @@ from pathlib import Path
 from bench.common import REPO, RESULTS, format_table, median
 
 ADDRESS = "127.0.0.1"
-WINDOWS = (1, 4, 16, 32, 64)
-BLOCKS = (1468, 8192)
+WINDOWS = {1468: (1, 4, 16, 32, 64), 8192: (1, 4, 8)}
 SERVERS = ("workbench", "atftpd", "dnsmasq", "tftpy")
 PORTS = {"workbench": 6901, "atftpd": 6902, "dnsmasq": 69, "tftpy": 6904}
 
@@ -118,8 +120,8 @@ def main() -> None:
         single: dict[str, dict[str, float]] = {}
         for kind in SERVERS:
             with running(kind, root):
-                for blksize in BLOCKS:
-                    for window in WINDOWS:
+                for blksize, windows in WINDOWS.items():
+                    for window in windows if kind != "tftpy" else (1,):
                         runs = [fetch(kind, "big", out, window, blksize)
                                 for _ in range(args.rounds)]  # fmt: skip
                         if out.read_bytes() != data:
@@ -133,11 +135,11 @@ def main() -> None:
 
 
 def concurrent_run(kind: str, root: Path, directory: Path, data: bytes, clients: int) -> float:
-    """All clients at once (window 16, blksize 1468); the time until the last one is done."""
+    """All clients at once (window 8, blksize 1468); the time until the last one is done."""
     with running(kind, root):
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=clients) as pool:
-            list(pool.map(lambda i: fetch(kind, "big", directory / f"c{i}", 16, 1468),
+            list(pool.map(lambda i: fetch(kind, "big", directory / f"c{i}", 8, 1468),
                           range(clients)))  # fmt: skip
         seconds = time.monotonic() - started
     for i in range(clients):
@@ -152,6 +154,7 @@ def report(args: argparse.Namespace, single: dict[str, dict[str, float]],
            concurrent: dict[str, float]) -> None:  # fmt: skip
     ratios = {key: round(single["workbench"][key] / single["atftpd"][key], 2)
               for key in single["workbench"]}  # fmt: skip
+    cell = lambda kind, key: f"{single[kind][key]:.2f}" if key in single[kind] else "-"  # noqa: E731
     document = {
         "file_mib": args.mib,
         "rounds": args.rounds,
@@ -167,11 +170,11 @@ def report(args: argparse.Namespace, single: dict[str, dict[str, float]],
     from bench.plots import plot_loopback
 
     plot_loopback(document, RESULTS / "tftp-loopback.png")
-    rows = [(key, *(f"{single[kind][key]:.2f}" for kind in SERVERS), f"{ratios[key]:.2f}")
+    rows = [(key, *(cell(kind, key) for kind in SERVERS), f"{ratios[key]:.2f}")
             for key in single["workbench"]]  # fmt: skip
     print(f"{args.mib} MiB over loopback, atftp client, median of {args.rounds} (seconds)")
     print(format_table(("options", *SERVERS, "ours/atftpd"), rows))
-    print(f"{args.clients} clients at once, window 16: "
+    print(f"{args.clients} clients at once, window 8: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in concurrent.items())
           + f" (ours/atftpd {document['concurrent']['workbench_over_atftpd']:.2f})")  # fmt: skip
 

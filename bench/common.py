@@ -21,4 +21,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
              for row in cells]  # fmt: skip
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
 RESULTS = REPO / "bench" / "results"

@@ -26,7 +26,7 @@ def plot_loopback(document: dict[str, Any], out: Path) -> None:
         windows = [key.split()[3] for key in keys if key.split()[1] == block]
         width = 0.8 / len(seconds)
         for index, (server, values) in enumerate(seconds.items()):
-            heights = [values[f"blksize {block} window {w}"] for w in windows]
+            heights = [values.get(f"blksize {block} window {w}", 0.0) for w in windows]
             positions = [i + index * width for i in range(len(windows))]
             axis.bar(positions, heights, width, label=server)
         axis.set_xticks([i + 0.4 - width / 2 for i in range(len(windows))], windows)

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   qemu-system-x86 ovmf gnu-efi dnsmasq-base busybox-static sbsigntool
   mtools dosfstools cpio systemd-boot-efi iproute2 binutils gcc make
-  openssl tmux util-linux clang libclang-rt-14-dev atftp atftpd
+  openssl tmux util-linux clang libclang-rt-14-dev atftp atftpd swtpm swtpm-tools
 )
 
 missing=()

@@ -67,9 +67,7 @@ def test_fat_stub_boots_without_expect_until_power_off(make_tree: Callable[..., 
     assert all("embedded" in s.fields for s in recorder.steps("loaded"))
 
 
-@pytest.mark.parametrize(
-    ("what", "filename"), [("kernel", "vmlinuz"), ("initrd", "initrd.img")]
-)
+@pytest.mark.parametrize(("what", "filename"), [("kernel", "vmlinuz"), ("initrd", "initrd.img")])
 def test_tampered_file_never_boots_and_resets(
     make_tree: Callable[..., Path], what: str, filename: str
 ) -> None:

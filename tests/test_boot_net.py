@@ -104,9 +104,7 @@ def test_first_kernel_request_fails_then_pxe_retry_boots(make_tree: Callable[...
 
 
 def test_server_stalling_mid_initrd_errors_and_resets(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(
-        make_tree(), FaultPlan(stop_after={INITRD: 300_000}), timeout=180
-    )
+    outcome, recorder = boot_net(make_tree(), FaultPlan(stop_after={INITRD: 300_000}), timeout=180)
     assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     stalled = [t for t in recorder.transfers("failed") if t.filename == INITRD]
     assert stalled and "stopped after" in (stalled[0].error or "")

@@ -41,8 +41,6 @@ def thin(make_tree: Callable[..., Path]) -> Path:
     return make_tree()
 
 
-
-
 def test_inspect_human_and_json(thin: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stub = thin / contract.BOOT_PATH
     code, out, err = run(["inspect", stub], capsys)

@@ -24,10 +24,6 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 SYSTEMD_BOOT = Path("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
 
 
-
-
-
-
 @pytest.fixture(scope="session")
 def keydir(make_keydir: Callable[[str], Path]) -> Path:
     return make_keydir("db")

@@ -19,8 +19,9 @@ def _qemu() -> None:
 
 def spec(tmp_path: Path, **kwargs: object) -> MachineSpec:
     firmware = Firmware(tmp_path / "CODE.fd", tmp_path / "VARS.fd", False, tmp_path / "d.json")
-    return MachineSpec(firmware=firmware, vars_path=tmp_path / "vars.fd",
-                       qmp_path=tmp_path / "qmp.sock", **kwargs)  # type: ignore[arg-type]
+    return MachineSpec(
+        firmware=firmware, vars_path=tmp_path / "vars.fd", qmp_path=tmp_path / "qmp.sock", **kwargs
+    )  # type: ignore[arg-type]
 
 
 def option_values(command: list[str], option: str) -> list[str]:
@@ -46,9 +47,7 @@ def test_net_machine_uses_only_the_tap_device(
 ) -> None:
     monkeypatch.setenv("WORKBENCH_ACCEL", "tcg")
     command = build_command(spec(tmp_path, tap_device="tap0"))
-    assert option_values(command, "-netdev") == [
-        "tap,id=n0,ifname=tap0,script=no,downscript=no"
-    ]
+    assert option_values(command, "-netdev") == ["tap,id=n0,ifname=tap0,script=no,downscript=no"]
     assert option_values(command, "-device") == ["virtio-net-pci,netdev=n0,bootindex=1,romfile="]
     assert "-nic" not in command
     assert not any("user" in value for value in option_values(command, "-netdev"))

@@ -68,9 +68,7 @@ def stop_when(
 def test_stop_during_a_local_boot(make_tree: Callable[..., Path], private_tmp: Path) -> None:
     require_tool("qemu-system-x86_64")
     request = BootRequest(root=make_tree(), mode="local", expect="never printed", timeout=100)
-    _, recorder, stopped_at, worker, result = stop_when(
-        request, lambda e: isinstance(e, StubStep)
-    )
+    _, recorder, stopped_at, worker, result = stop_when(request, lambda e: isinstance(e, StubStep))
     assert not worker.is_alive()
     assert time.monotonic() - stopped_at < 10
     assert result[0].kind == "interrupted"

@@ -26,8 +26,6 @@ def base(tmp_path: Path) -> Path:
     return target
 
 
-
-
 def snapshot(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
 

@@ -23,10 +23,6 @@ BOOT_TIMEOUT = 120
 PYTEST_TIMEOUT = BOOT_TIMEOUT + 60
 
 
-
-
-
-
 @pytest.fixture(scope="session")
 def sb_keydir(make_keydir: Callable[[str], Path]) -> Path:
     return make_keydir("db")

@@ -26,9 +26,7 @@ from workbench.lab.boot import BootRequest, boot
 pytestmark = [pytest.mark.boot, pytest.mark.timeout(180)]
 
 ROGUE_MARKER = "WORKBENCH-ROGUE-INITRD"
-FOREIGN_INITRD = (
-    "another loader already registered an initrd (LoadFile2 on the initrd media path)"
-)
+FOREIGN_INITRD = "another loader already registered an initrd (LoadFile2 on the initrd media path)"
 
 
 @pytest.fixture(autouse=True)

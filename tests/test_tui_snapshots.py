@@ -80,6 +80,9 @@ def snapshot_stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def settle(pilot: Pilot) -> None:
     for box in pilot.app.query(Input):
         box.cursor_blink = False
+    # Preview, Secure Boot readiness and PCR prediction come from workers: let them finish.
+    await pilot.pause(0.4)
+    await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 
@@ -133,7 +136,10 @@ def test_boot_before_a_run(snap_compare, snapshot_stub: Path, size: tuple[int, i
 
 def test_help(snap_compare, snapshot_stub: Path) -> None:
     assert snap_compare(
-        WorkbenchApp(snapshot_stub), press=["question_mark"], terminal_size=(80, 24)
+        WorkbenchApp(snapshot_stub),
+        press=["question_mark"],
+        terminal_size=(80, 24),
+        run_before=settle,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import __version__, contract
-from workbench.errors import WorkbenchError
+from workbench.errors import BadInput, MissingTool, WorkbenchError
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.signing import sign
 from workbench.stubinfo import format_policy, validate_policy
@@ -39,14 +39,23 @@ class BuildResult:
     initrd_path: Path | None
 
 
+PACKAGED_STUB = Path(__file__).resolve().parent / "data" / "stub.efi"
+CHECKOUT_STUB = REPO / "stub" / "build" / "stub.efi"
+
+
 def default_stub() -> Path:
-    """$WORKBENCH_STUB, else the stub built in this checkout."""
+    """$WORKBENCH_STUB, else the stub installed with the package, else the one built in this
+    checkout (an editable install)."""
     configured = os.environ.get(STUB_ENV)
-    stub = Path(configured) if configured else REPO / "stub" / "build" / "stub.efi"
-    if not stub.is_file():
-        hint = f"${STUB_ENV}" if configured else "run 'make stub'"
-        raise WorkbenchError(f"no stub at {stub} ({hint})")
-    return stub
+    if configured:
+        stub = Path(configured)
+        if not stub.is_file():
+            raise BadInput(f"no stub at {stub} (${STUB_ENV})")
+        return stub
+    for stub in (PACKAGED_STUB, CHECKOUT_STUB):
+        if stub.is_file():
+            return stub
+    raise MissingTool(f"no stub in the package nor at {CHECKOUT_STUB} (run 'make stub')")
 
 
 def stub_path_for(name: str) -> str:

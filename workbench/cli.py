@@ -13,14 +13,58 @@ from workbench.errors import WorkbenchError
 COMMAND_MODULES = (
     "open",
     "inspect",
+    "diff",
+    "extract",
     "set",
     "build",
     "boot",
     "serve",
     "preview",
+    "pcrs",
     "sign",
     "keys",
 )
+
+
+# One example per command, shown at the end of its --help.
+EXAMPLES = {
+    "open": "workbench open esp/EFI/BOOT/BOOTX64.EFI --root esp --keys keys/",
+    "inspect": "workbench inspect esp/EFI/BOOT/BOOTX64.EFI --json",
+    "diff": "workbench diff old/BOOTX64.EFI new/BOOTX64.EFI --root esp/",
+    "extract": "workbench extract uki.efi .linux -o vmlinuz",
+    "set": "workbench set esp/EFI/BOOT/BOOTX64.EFI --cmdline 'console=ttyS0 quiet' --rehash esp",
+    "build": "workbench build --kernel vmlinuz --initrd initrd.img --cmdline 'console=ttyS0' "
+    "--out-dir esp",
+    "boot": "workbench boot esp --mode net --expect 'login:' --tftp-server atftpd",
+    "serve": "workbench serve esp --port 6969 --drop-every EFI/Linux/vmlinuz=50",
+    "preview": "workbench preview esp/EFI/BOOT/BOOTX64.EFI --root esp",
+    "pcrs": "workbench pcrs esp/EFI/BOOT/BOOTX64.EFI --bank sha256 --bank sha384 --json",
+    "sign": "workbench sign esp/EFI/BOOT/BOOTX64.EFI --keys keys/",
+    "verify": "workbench verify esp/EFI/BOOT/BOOTX64.EFI --keys keys/",
+    "keys": "workbench keys init keys/ && workbench keys show keys/",
+}
+
+
+def version_text() -> str:
+    """The workbench's version, and the stub `build` uses: where it is, its marker, its hash."""
+    from workbench.builder import default_stub, file_sha256
+    from workbench.pe.image import PeImage
+
+    lines = [f"workbench {__version__}"]
+    try:
+        stub = default_stub()
+        with PeImage.open(stub) as image:
+            marker = image.section_data(".wbstub").decode() if image.section(".wbstub") else "?"
+        lines.append(f"stub: {marker} at {stub} (sha256 {file_sha256(stub).hex()[:16]}...)")
+    except WorkbenchError as error:
+        lines.append(f"stub: none ({error})")
+    return "\n".join(lines)
+
+
+class VersionAction(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="workbench",
         description="Inspect, edit, preview and live-boot UEFI Linux boot stubs.",
     )
-    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, nargs=0, help="the version, and which stub it uses"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -38,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for name, command in subparsers.choices.items():
+        if name in EXAMPLES and not command.epilog:
+            command.epilog = f"example: {EXAMPLES[name]}"
     return parser
 
 
@@ -47,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as error:
-        print(f"workbench: error: {error}", file=sys.stderr)
-        return 2
+        # Bad input keeps the plain form; other kinds say what they are.
+        label = "error" if error.exit_code == 2 else error.kind
+        print(f"workbench: {label}: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130

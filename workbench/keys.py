@@ -28,13 +28,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from workbench import contract
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool, WorkbenchError
 
 KEY_ROLES = ("PK", "KEK", "db")
 OWNER_GUID_FILE = "owner.guid"
 VALIDITY_DAYS = 3650
 RSA_BITS = 2048
-
 
 
 def common_name(role: str) -> str:
@@ -94,9 +93,7 @@ def _self_signed(role: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
         .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
     )
     if role == "db":
         builder = builder.add_extension(
@@ -295,7 +292,7 @@ def _sbverify(stub_path: Path, cert: Path) -> tuple[bool, str]:
     """(verified, why not) from sbverify against one db certificate."""
     tool = shutil.which("sbverify")
     if tool is None:
-        raise WorkbenchError("sbverify not found (install sbsigntool)")
+        raise MissingTool("sbverify not found (install sbsigntool)")
     result = subprocess.run(
         [tool, "--cert", str(cert), str(stub_path)], capture_output=True, text=True, check=False
     )

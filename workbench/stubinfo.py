@@ -13,6 +13,7 @@ from workbench import contract
 from workbench.errors import WorkbenchError
 from workbench.paths import parse_stub_path
 from workbench.pe.image import PeImage, Section, SignatureInfo
+from workbench.uki import SECTION_ROLES, PcrPolicy, Profile, pcr_policy, profiles
 
 # `.policy` keys the stub understands (stub/FORMAT.md), with a check for each value.
 POLICY_KEYS: dict[str, str] = {
@@ -131,6 +132,8 @@ class StubInfo:
     sections: list[SectionInfo]
     warnings: list[str] = field(default_factory=list)
     marker: str | None = None  # the `.wbstub` text, e.g. "stub-workbench 0.1.0"
+    profiles: list[Profile] = field(default_factory=list)  # multi-profile UKIs: base first
+    pcr_policy: PcrPolicy | None = None  # .pcrsig / .pcrpkey
 
 
 HASH_SECTIONS = {contract.KERNEL_HASH, contract.INITRD_HASH, contract.LEGACY_KERNEL_HASH}
@@ -330,6 +333,10 @@ def describe(image: PeImage) -> StubInfo:
     uname = _text_section(image, ".uname", warnings)
     marker = _text_section(image, contract.WB_MAGIC, warnings)
 
+    found_profiles = profiles(image) if flavour == Flavour.UKI else []
+    policy_of_pcrs = pcr_policy(image)
+    if policy_of_pcrs is not None:
+        warnings += policy_of_pcrs.problems
     signature = None
     if image.is_signed:
         try:
@@ -351,6 +358,8 @@ def describe(image: PeImage) -> StubInfo:
         sections=[_section_info(image, section) for section in image.sections],
         warnings=warnings,
         marker=marker.rstrip("\0").strip() if marker else None,
+        profiles=found_profiles,
+        pcr_policy=policy_of_pcrs,
     )
 
 
@@ -396,6 +405,11 @@ def to_json(info: StubInfo, image: PeImage) -> dict[str, Any]:
             "size_of_headers": image.size_of_headers,
             "file_size": image.file_size,
         },
-        "sections": [asdict(section) for section in info.sections],
+        "sections": [
+            asdict(section) | {"role": SECTION_ROLES.get(section.name)}
+            for section in info.sections
+        ],
+        "profiles": [asdict(profile) for profile in info.profiles],
+        "pcr_policy": asdict(info.pcr_policy) if info.pcr_policy else None,
         "warnings": info.warnings,
     }  # fmt: skip

@@ -11,6 +11,7 @@
 #include "initrd.h"
 #include "linux.h"
 #include "local.h"
+#include "measure.h"
 #include "net.h"
 #include "paths.h"
 #include "pe.h"
@@ -384,6 +385,25 @@ static void print_nx(nx_result result)
         console_line(lines[result]);
 }
 
+/* `tpm=absent`, or `measured pcr=11 events=N` (with `failed=N` when the TPM refused some). */
+static void print_measurement(measure_result result)
+{
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    if (!result.tpm) {
+        console_line("tpm=absent");
+        return;
+    }
+    console_begin(&tb, storage, sizeof storage);
+    tb_str(&tb, "measured pcr=11 events=");
+    tb_u64(&tb, result.events);
+    if (result.failed) {
+        tb_str(&tb, " failed=");
+        tb_u64(&tb, result.failed);
+    }
+    console_end(&tb);
+}
+
 static EFI_STATUS boot(stub_state *s)
 {
     section cmdline, policy;
@@ -392,6 +412,7 @@ static EFI_STATUS boot(stub_state *s)
         return status;
     if (policy.found)
         policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
+    print_measurement(measure_sections(s->self->ImageBase, s->self->ImageSize));
 
     if (!s->kernel.content.found || s->kernel.content.len == 0)
         return console_error("kernel", NULL, s->kernel.content.found ? "empty .linux section" : "no .linux section",

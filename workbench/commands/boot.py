@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keys", type=Path, metavar="KEYDIR", help="with --secure-boot: PK/KEK/db to enroll"
     )
     parser.add_argument(
+        "--tpm",
+        action="store_true",
+        help="give the guest a TPM 2.0 (swtpm); the run then checks the PCR 11 the kernel reads "
+        "against `workbench pcrs` (the sample initramfs prints it)",
+    )
+    parser.add_argument(
         "--tftp-server",
         choices=TFTP_SERVERS,
         default="workbench",
@@ -114,7 +120,13 @@ def describe(event: Event) -> str | None:
     if isinstance(event, Outcome):
         verdict = "ok" if event.ok else "FAILED"
         extra = f", {event.resets} reset(s)" if event.resets else ""
-        return f"outcome: {verdict}: {event.kind} after {event.seconds:.1f}s{extra}: {event.reason}"
+        line = f"outcome: {verdict}: {event.kind} after {event.seconds:.1f}s{extra}: {event.reason}"
+        if event.pcrs:
+            for bank, values in event.pcrs["predicted"].items():
+                measured = event.pcrs["measured"].get(bank, {}).get("11", "-")
+                line += f"\n  {bank} pcr 11 predicted {values['11']}"
+                line += f"\n  {bank} pcr 11 measured  {measured}"
+        return line
     return None
 
 
@@ -139,6 +151,7 @@ def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
         faults=faults,
         tftp_server=args.tftp_server,
         tftp_max_window=args.tftp_max_window,
+        tpm=args.tpm,
     )
 
     def show(event: Event) -> None:

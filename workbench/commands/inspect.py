@@ -82,6 +82,18 @@ def human_lines(info: StubInfo, image: PeImage) -> list[str]:
             f"  {section.name:<9} {section.virtual_address:#10x} {section.virtual_size:#10x} "
             f"{section.raw_size:#10x}  {section.sha256[:16]}  {_shorten(section.value)}"
         )
+    for profile in info.profiles:
+        what = "base:" if profile.index == 0 else f"profile {profile.index}:"
+        parts = [f"ID={profile.id}" if profile.id else "",
+                 f"TITLE={profile.title!r}" if profile.title else "",
+                 " ".join(profile.sections)]  # fmt: skip
+        lines.append(f"{what:<10} " + "  ".join(part for part in parts if part))
+    if info.pcr_policy is not None:
+        policy = info.pcr_policy
+        key = policy.key_fingerprint[:16] + "..." if policy.key_fingerprint else "no .pcrpkey"
+        banks = ", ".join(f"{s.bank} pcrs {s.pcrs} {'key ok' if s.matches_key else 'key ?'}"
+                          for s in policy.signatures) or "no signatures"  # fmt: skip
+        lines.append(f"pcr sig:   key {key}; {banks}")
     for warning in info.warnings:
         lines.append(f"warning:   {warning}")
     return lines

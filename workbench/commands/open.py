@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the kernel starts and the machine powers off)",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="boot timeout in seconds")
+    parser.add_argument(
+        "--compare", type=Path, metavar="OTHER", help="a Compare tab: STUB against OTHER, as diff"
+    )
+    parser.add_argument(
+        "--tpm", action="store_true", help="boots get a TPM 2.0 (swtpm) and check PCR 11"
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,8 +44,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: the other commands start without loading Textual.
     from workbench.tui.app import WorkbenchApp
 
+    if args.compare is not None and not args.compare.is_file():
+        raise WorkbenchError(f"compare {args.compare}: no such file")
     app = WorkbenchApp(
-        args.stub, root=args.root, keys=args.keys, expect=args.expect, boot_timeout=args.timeout
+        args.stub,
+        root=args.root,
+        keys=args.keys,
+        expect=args.expect,
+        boot_timeout=args.timeout,
+        compare=args.compare,
+        tpm=args.tpm,
     )
     app.run()
     return 0

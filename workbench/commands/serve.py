@@ -40,8 +40,12 @@ def add_fault_options(container: argparse._ActionsContainer) -> None:
         ("--stop-after", "NAME=BYTES", "stop sending NAME after BYTES (the client times out)"),
         ("--corrupt", "NAME=OFFSET", "flip the byte at OFFSET of NAME as it is sent"),
         ("--drop-every", "NAME=N", "lose every Nth DATA packet of NAME the first time it is sent"),
-        ("--refuse-option", "NAME=OPTION[,OPTION]", "answer requests for NAME that ask for "
-         "OPTION (e.g. windowsize) with TFTP error 8, as an older server does"),
+        (
+            "--refuse-option",
+            "NAME=OPTION[,OPTION]",
+            "answer requests for NAME that ask for "
+            "OPTION (e.g. windowsize) with TFTP error 8, as an older server does",
+        ),
     )
     for flag, metavar, text in options:
         container.add_argument(flag, action="append", default=[], metavar=metavar, help=text)

@@ -6,50 +6,24 @@ Everything is validated before anything is written; the write itself is atomic.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import re
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import contract
-from workbench.errors import WorkbenchError
-from workbench.lookup import locate
-from workbench.paths import parse_stub_path
-from workbench.pe.edit import rewrite_sections
-from workbench.pe.image import PeImage
-from workbench.pe.signing import key_files, sign
-from workbench.stubinfo import (
-    Flavour,
-    detect_flavour,
-    format_policy,
-    parse_policy,
-    parse_policy_argument,
-    validate_policy,
+from workbench.edits import (
+    EMBEDDED,
+    ROLE_FIELDS,
+    check_cmdline,
+    check_hash,
+    check_path,
+    field_sections,
+    hash_under_root,
+    policy_change,
+    write_stub,
 )
-
-HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-EMBEDDED = (Flavour.WORKBENCH_FAT, Flavour.UKI)
-
-
-@dataclass(frozen=True)
-class RoleSections:
-    path: str
-    hash: str
-
-
-def role_sections(flavour: Flavour) -> dict[str, RoleSections]:
-    """Which sections hold each file's path and hash in this flavour."""
-    if flavour == Flavour.LANZABOOTE_LEGACY:
-        return {
-            "kernel": RoleSections(contract.LEGACY_KERNEL_PATH, contract.LEGACY_KERNEL_HASH),
-            "initrd": RoleSections(contract.LEGACY_INITRD_PATH, contract.INITRD_HASH),
-        }
-    return {
-        "kernel": RoleSections(contract.KERNEL, contract.KERNEL_HASH),
-        "initrd": RoleSections(contract.INITRD, contract.INITRD_HASH),
-    }
+from workbench.errors import BadInput, WorkbenchError
+from workbench.pe.image import PeImage
+from workbench.pe.signing import key_files
+from workbench.stubinfo import detect_flavour, parse_policy_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -85,95 +59,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def check_hash(text: str, option: str) -> bytes:
-    if not HEX_SHA256.fullmatch(text.strip()):
-        raise WorkbenchError(f"{option}: expected 64 hex digits, got {len(text.strip())} chars")
-    return bytes.fromhex(text.strip())
-
-
-def check_path(text: str, option: str) -> str:
-    if not text or any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
-        raise WorkbenchError(f"{option}: a path must be non-empty without control characters")
-    try:
-        parse_stub_path(text)
-    except WorkbenchError as error:
-        raise WorkbenchError(f"{option} {text!r}: {error}") from None
-    return text
-
-
-def _rehash(root: Path, role: str, path: str) -> bytes:
-    if not root.is_dir():
-        raise WorkbenchError(f"--rehash: {root} is not a directory")
-    found = locate(root, parse_stub_path(path))
-    if found is None:
-        raise WorkbenchError(f"--rehash: {role} {path} not found under {root}")
-    try:
-        with open(found, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").digest()
-    except OSError as error:
-        raise WorkbenchError(f"--rehash: cannot read {found}: {error.strerror}") from None
-
-
 def _read_osrel(path: Path) -> bytes:
     try:
         return path.read_text(encoding="utf-8").encode()
     except (OSError, UnicodeDecodeError) as error:
-        raise WorkbenchError(
-            f"--osrel {path}: {getattr(error, 'strerror', None) or error}"
-        ) from None
+        raise BadInput(f"--osrel {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def plan_changes(image: PeImage, args: argparse.Namespace) -> dict[str, bytes | None]:
-    """The section changes the arguments ask for, all validated."""
+    """The section changes the arguments ask for, all validated (workbench.edits)."""
     flavour = detect_flavour(image)
-    roles = role_sections(flavour)
+    sections = field_sections(flavour)
     changes: dict[str, bytes | None] = {}
     if args.cmdline is not None:
-        if "\0" in args.cmdline:
-            raise WorkbenchError("--cmdline: the command line must not contain NUL")
-        changes[contract.CMDLINE] = args.cmdline.encode()
+        changes[contract.CMDLINE] = check_cmdline(args.cmdline, "--cmdline")
     if args.osrel is not None:
         changes[contract.OSREL] = _read_osrel(args.osrel)
     if args.policy:
-        policy = parse_policy(image.section_data(contract.POLICY).decode("utf-8", "replace")) if (
-            image.section(contract.POLICY) is not None
-        ) else {}  # fmt: skip
         updates = dict(parse_policy_argument(item) for item in args.policy)
-        validate_policy({key: value for key, value in updates.items() if value})
-        for key, value in updates.items():
-            if value:
-                policy[key] = value
-            else:
-                policy.pop(key, None)
-        changes[contract.POLICY] = format_policy(policy).encode() if policy else None
+        changes[contract.POLICY] = policy_change(image, updates)
 
     paths: dict[str, str | None] = {}
-    for role in ("kernel", "initrd"):
+    for role, (path_field, hash_field) in ROLE_FIELDS.items():
         path_text = getattr(args, f"{role}_path")
         hash_text = getattr(args, f"{role}_hash")
-        sections = roles[role]
         if (path_text is not None or args.rehash is not None) and flavour in EMBEDDED:
-            raise WorkbenchError(
-                f"the {role} is embedded in this {flavour} stub: paths need a thin stub"
-            )
+            raise BadInput(f"the {role} is embedded in this {flavour} stub: paths need a thin stub")
         if hash_text is not None and args.rehash is not None:
-            raise WorkbenchError(f"give either --{role}-hash or --rehash, not both")
+            raise BadInput(f"give either --{role}-hash or --rehash, not both")
         if path_text == "" and role == "initrd":
-            changes[sections.path] = None  # no initrd at all
-            changes[sections.hash] = None
+            changes[sections[path_field]] = None  # no initrd at all
+            changes[sections[hash_field]] = None
             paths[role] = None
             continue
         if path_text is not None:
-            changes[sections.path] = check_path(path_text, f"--{role}-path").encode()
+            changes[sections[path_field]] = check_path(path_text, f"--{role}-path").encode()
             paths[role] = path_text
-        elif image.section(sections.path) is not None:
-            paths[role] = image.section_data(sections.path).decode("utf-8", "replace")
+        elif image.section(sections[path_field]) is not None:
+            paths[role] = image.section_data(sections[path_field]).decode("utf-8", "replace")
         if hash_text is not None:
-            changes[sections.hash] = check_hash(hash_text, f"--{role}-hash")
+            changes[sections[hash_field]] = check_hash(hash_text, f"--{role}-hash")
     if args.rehash is not None:
         for role, path in paths.items():
             if path is not None:
-                changes[roles[role].hash] = _rehash(args.rehash, role, path)
+                try:
+                    digest = hash_under_root(args.rehash, role, path)
+                except WorkbenchError as error:
+                    raise BadInput(f"--rehash: {error}") from None
+                changes[sections[ROLE_FIELDS[role][1]]] = digest
     return changes
 
 
@@ -186,23 +119,10 @@ def run(args: argparse.Namespace) -> int:
         changes = plan_changes(image, args)
         signed = image.is_signed
     if not changes and not (args.drop_signature or args.sign):
-        raise WorkbenchError("nothing to change: give --cmdline, --kernel-path, --policy, ...")
+        raise BadInput("nothing to change: give --cmdline, --kernel-path, --policy, ...")
     if signed and not (args.sign or args.drop_signature):
-        raise WorkbenchError(
-            f"{source} is signed: pass --sign KEYDIR to re-sign or --drop-signature"
-        )
-    if args.sign is None:
-        rewrite_sections(source, changes, target, signed="drop")
-    else:
-        # Edit into a temporary file and sign that into place: the target changes only once.
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(handle)
-        unsigned = Path(name)
-        try:
-            rewrite_sections(source, changes, unsigned, signed="drop")
-            sign(unsigned, args.sign, target)
-        finally:
-            unsigned.unlink(missing_ok=True)
+        raise BadInput(f"{source} is signed: pass --sign KEYDIR to re-sign or --drop-signature")
+    write_stub(source, changes, target, signing="resign" if args.sign else "drop", keys=args.sign)
     changed = ", ".join(name for name in changes) or "signature"
     print(f"wrote {target} ({changed})")
     return 0

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import IO, Any, Protocol
 
 from workbench import contract
 from workbench.errors import WorkbenchError
@@ -34,7 +34,8 @@ from workbench.lab.events import (
 )
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
-from workbench.lab.tftp import FaultPlan
+from workbench.lab.request import TFTP_SERVERS, BootRequest
+from workbench.lab.tpm import SoftwareTpm
 
 OnEvent = Callable[[Event], None]
 # After `stub: error:`, how long to wait for the reset when the stub did not announce a delay.
@@ -42,28 +43,11 @@ ERROR_RESET_WINDOW = 10.0
 # Extra wait beyond an announced `stub: resetting in Ns`.
 RESET_GRACE = 4.0
 _STOP = object()
-TFTP_SERVERS = ("workbench", "atftpd", "dnsmasq")
+__all__ = ["TFTP_SERVERS", "BootRequest", "BootRun", "boot"]
+# What the sample initramfs prints with a TPM: "WORKBENCH-PCR <bank> <pcr> <hex>".
+_PCR_LINE = re.compile(r"WORKBENCH-PCR (sha1|sha256|sha384) (\d+) ([0-9A-Fa-f]+)")
 # The stub's reason when the kernel's EFI stub called Exit() (stub/FORMAT.md, section 6).
 KERNEL_STUB_FAILED = "the kernel's EFI stub failed"
-
-
-@dataclass
-class BootRequest:
-    root: Path
-    mode: Literal["local", "net"]
-    # Text that marks success on the serial console. None: the stub starts the kernel and
-    # the machine then powers itself off.
-    expect: str | None = None
-    timeout: float = 120
-    log: Path | None = None
-    max_resets: int = 0
-    secure_boot: bool = False
-    vars_template: Path | None = None
-    faults: FaultPlan | None = None
-    memory_mb: int = 768
-    # Which TFTP server the network lab runs: ours, or a peer (atftpd, dnsmasq) to compare.
-    tftp_server: Literal["workbench", "atftpd", "dnsmasq"] = "workbench"
-    tftp_max_window: int = 64
 
 
 class Lab(Protocol):
@@ -80,8 +64,13 @@ class LocalLab:
         self.firmware = firmware
         self.workdir = workdir
         self.qemu: QemuProcess | None = None
+        self.tpm: SoftwareTpm | None = None
 
     def start(self, publish: Callable[[Event], None]) -> None:
+        if self.request.tpm:
+            self.tpm = SoftwareTpm().start()
+            pid = self.tpm.process.pid if self.tpm.process else "?"
+            publish(LabNote(f"swtpm (pid {pid}): TPM 2.0 for the guest"))
         image = make_esp_image(self.request.root, self.workdir / "esp.img")
         publish(LabNote(f"ESP image {image.stat().st_size // (1024 * 1024)} MiB"))
         vars_path = self.workdir / "vars.fd"
@@ -93,13 +82,18 @@ class LocalLab:
             memory_mb=self.request.memory_mb,
             secure_boot=self.request.secure_boot,
             disk_image=image,
+            tpm_socket=self.tpm.socket if self.tpm is not None else None,
         )
         self.qemu = QemuProcess(spec, publish)
         self.qemu.start()
 
     def stop(self) -> None:
-        if self.qemu is not None:
-            self.qemu.stop()
+        try:
+            if self.qemu is not None:
+                self.qemu.stop()
+        finally:
+            if self.tpm is not None:
+                self.tpm.stop()
 
 
 def validate(request: BootRequest) -> Firmware:
@@ -142,6 +136,7 @@ class _Progress:
     reset_after_error: bool = False
     kernel_started: bool = False
     stub_seen: bool = False
+    measured: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class BootRun:
@@ -246,8 +241,12 @@ class BootRun:
                 outcome = self._on_step(step, progress)
                 if outcome is not None:
                     return outcome
+            pcr = _PCR_LINE.search(event.text)
+            if pcr is not None:
+                bank, index, value = pcr.groups()
+                progress.measured.setdefault(bank, {})[index] = value.lower()
             if self.request.expect is not None and self.request.expect in event.text:
-                return self._outcome(progress, "booted", f"saw {self.request.expect!r}", ok=True)
+                return self._booted(progress, f"saw {self.request.expect!r}")
             refusal = parse_firmware_refusal(event.text)
             if refusal is not None:
                 # Under Secure Boot the firmware then only tries slower options that lead nowhere.
@@ -305,9 +304,45 @@ class BootRun:
             and event.guest_shutdown
             and (progress.kernel_started or not progress.stub_seen)
         ):
-            return self._outcome(progress, "booted", "the machine booted and powered off", ok=True)
+            return self._booted(progress, "the machine booted and powered off")
         how = "powered off" if event.guest_shutdown else f"exited (code {event.code})"
         return self._outcome(progress, "exited", f"the machine {how} before {self._goal()}")
+
+    def _booted(self, progress: _Progress, reason: str) -> Outcome:
+        """Booted; with a TPM, only when PCR 11 reads what `workbench pcrs` predicts."""
+        if not self.request.tpm:
+            return self._outcome(progress, "booted", reason, ok=True)
+        check = self._check_pcrs(progress)
+        if check["match"]:
+            outcome = self._outcome(progress, "booted", f"{reason}; PCR 11 as predicted", ok=True)
+        else:
+            outcome = self._outcome(progress, "pcr-mismatch", f"{reason}; {check['why']}")
+        outcome.pcrs = check
+        return outcome
+
+    def _check_pcrs(self, progress: _Progress) -> dict[str, Any]:
+        from workbench.pcrs import predict
+        from workbench.pe.image import PeImage
+
+        stub = Path(self.request.root) / contract.BOOT_PATH
+        with PeImage.open(stub) as image:
+            prediction = predict(image, ("sha256", "sha384", "sha1"))
+        check: dict[str, Any] = {"scheme": prediction.scheme, "predicted": prediction.banks,
+                                 "measured": progress.measured, "match": False}  # fmt: skip
+        banks = [bank for bank in progress.measured if "11" in progress.measured[bank]]
+        if not banks:
+            check["why"] = "the guest printed no PCR 11 (no TPM seen by the kernel?)"
+            return check
+        for bank in banks:
+            measured = progress.measured[bank]["11"]
+            predicted = prediction.banks[bank]["11"]
+            if measured != predicted:
+                check["why"] = (f"PCR 11 ({bank}) is {measured[:16]}..., "
+                                f"predicted {predicted[:16]}...")  # fmt: skip
+                return check
+        check["match"] = True
+        check["why"] = f"PCR 11 as predicted ({', '.join(banks)})"
+        return check
 
     def _stub_error(self, progress: _Progress, what_then: str) -> Outcome:
         step = progress.last_error

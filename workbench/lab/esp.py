@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool, WorkbenchError
 
 MIB = 1024 * 1024
 # mkfs.vfat only makes FAT32 with enough clusters; below this size let it pick FAT12/16.
@@ -17,7 +17,7 @@ FAT32_FROM_MIB = 64
 def _tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
-        raise WorkbenchError(f"{name} not found (install dosfstools and mtools)")
+        raise MissingTool(f"{name} not found (install dosfstools and mtools)")
     return path
 
 

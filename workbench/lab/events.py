@@ -21,6 +21,10 @@ OutcomeKind = Literal[
     "lab-failed",
     "interrupted",
     "exited",
+    "bad-input",
+    "missing-tool",
+    "internal-error",
+    "pcr-mismatch",
 ]
 
 
@@ -105,17 +109,15 @@ class Outcome(_Event):
     resets: int = 0
     errors: list[str] = field(default_factory=list)
     reset_after_error: bool = False
+    # A --tpm run: {"scheme", "predicted": {bank: {pcr: hex}}, "measured": {...}, "match": bool}
+    pcrs: dict[str, Any] | None = None
 
 
-Event = (
-    SerialLine | StubStep | Reset | TftpTransfer | LabNote | MachineExit | LabFailed | Outcome
-)
+Event = SerialLine | StubStep | Reset | TftpTransfer | LabNote | MachineExit | LabFailed | Outcome
 
 _TYPES: dict[str, type[_Event]] = {
     cls.__name__: cls
-    for cls in (
-        SerialLine, StubStep, Reset, TftpTransfer, LabNote, MachineExit, LabFailed, Outcome
-    )
+    for cls in (SerialLine, StubStep, Reset, TftpTransfer, LabNote, MachineExit, LabFailed, Outcome)
 }
 
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool
 
 
 def default_descriptor_dirs() -> tuple[Path, ...]:
@@ -94,4 +94,4 @@ def find_firmware(
         )
     kind = "Secure Boot UEFI firmware without enrolled keys" if secure_boot else "UEFI firmware"
     searched = ", ".join(str(d) for d in descriptor_dirs)
-    raise WorkbenchError(f"no {kind} for x86_64 q35 found in {searched} (install ovmf)")
+    raise MissingTool(f"no {kind} for x86_64 q35 found in {searched} (install ovmf)")

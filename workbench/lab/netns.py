@@ -18,17 +18,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool
 from workbench.lab.events import Event, LabFailed, LabNote, MachineExit, event_from_dict
 from workbench.lab.firmware import Firmware
+from workbench.lab.request import BootRequest, NetLabConfig
 from workbench.lab.stderr_tail import StderrTail
-
-if TYPE_CHECKING:
-    from workbench.lab.boot import BootRequest
 
 SERVER_ADDRESS = "10.0.2.2"
 TAP_DEVICE = "tap0"
@@ -39,7 +35,7 @@ STOP_GRACE = 3.0
 def find_tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
-        raise WorkbenchError(f"{name} not found (the network lab needs iproute2, dnsmasq, unshare)")
+        raise MissingTool(f"{name} not found (the network lab needs iproute2, dnsmasq, unshare)")
     return path
 
 
@@ -65,27 +61,27 @@ class NetLab:
         self._stderr = StderrTail()
         self._stopping = False
 
-    def config(self) -> dict:
+    def config(self) -> NetLabConfig:
         vars_path = self.workdir / "vars.fd"
         shutil.copyfile(self.request.vars_template or self.firmware.vars_template, vars_path)
-        return {
-            "root": str(Path(self.request.root).resolve()),
-            "workdir": str(self.workdir),
-            "firmware": {k: str(v) if isinstance(v, Path) else v
-                         for k, v in asdict(self.firmware).items()},
-            "vars_path": str(vars_path),
-            "memory_mb": self.request.memory_mb,
-            "secure_boot": self.request.secure_boot,
-            "faults": self.request.faults.to_dict() if self.request.faults else None,
-            "tftp_server": self.request.tftp_server,
-            "tftp_max_window": self.request.tftp_max_window,
-        }
+        return NetLabConfig(
+            root=Path(self.request.root).resolve(),
+            workdir=self.workdir,
+            firmware=self.firmware,
+            vars_path=vars_path,
+            memory_mb=self.request.memory_mb,
+            secure_boot=self.request.secure_boot,
+            faults=self.request.faults,
+            tftp_server=self.request.tftp_server,
+            tftp_max_window=self.request.tftp_max_window,
+            tpm=self.request.tpm,
+        )
 
     def start(self, publish: Callable[[Event], None]) -> None:
         for tool in TOOLS:
             find_tool(tool)
         config_path = self.workdir / "lab.json"
-        config_path.write_text(json.dumps(self.config()))
+        config_path.write_text(self.config().to_json())
         command = [*unshare_command(), sys.executable, "-m", "workbench.lab.netns_child",
                    str(config_path)]  # fmt: skip
         self.process = subprocess.Popen(
@@ -116,7 +112,6 @@ class NetLab:
         if not machine_ended and not self._stopping:
             last = self._stderr.last(f"exit code {code}")
             publish(LabFailed(f"network lab ended unexpectedly: {last}"))
-
 
     def stop(self) -> None:
         """End the lab's process group: TERM, then KILL; safe to call twice."""

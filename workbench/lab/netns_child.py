@@ -18,12 +18,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote
-from workbench.lab.firmware import Firmware
 from workbench.lab.netns import SERVER_ADDRESS, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
-from workbench.lab.tftp import FaultPlan, TftpServer
+from workbench.lab.request import NetLabConfig
+from workbench.lab.tftp import TftpServer
+from workbench.lab.tpm import SoftwareTpm
 
 DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"
 DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed")
@@ -111,10 +112,10 @@ def world_readable_copy(root: Path, staging: Path) -> Path:
 
 
 @contextlib.contextmanager
-def tftp_server(config: dict, faults: FaultPlan | None) -> Iterator[None]:
+def tftp_server(config: NetLabConfig) -> Iterator[None]:
     """The lab's TFTP server on SERVER_ADDRESS:69: ours, or atftpd as a peer (dnsmasq's own TFTP
     server, the other peer, is started with dnsmasq itself)."""
-    root, kind = config["root"], config.get("tftp_server", "workbench")
+    root, kind = str(config.root), config.tftp_server
     if kind == "dnsmasq":
         emit(LabNote(f"tftp: dnsmasq serves a copy of {root} on {SERVER_ADDRESS}:69"))
         yield
@@ -134,42 +135,39 @@ def tftp_server(config: dict, faults: FaultPlan | None) -> Iterator[None]:
                 process.wait(timeout=2)
             process.kill()
         return
-    with TftpServer(Path(root), bind=SERVER_ADDRESS, port=69, faults=faults, on_event=emit,
-                    max_window=int(config.get("tftp_max_window", 64))):  # fmt: skip
+    with TftpServer(config.root, bind=SERVER_ADDRESS, port=69, faults=config.faults,
+                    on_event=emit, max_window=config.tftp_max_window):  # fmt: skip
         emit(LabNote(f"tftp: serving {root} on {SERVER_ADDRESS}:69"))
         yield
 
 
-def run(config: dict) -> int:
+def run(config: NetLabConfig) -> int:
     if not in_private_namespace():
-        raise WorkbenchError("refusing to start DHCP: not inside a private network namespace")
-    workdir = Path(config["workdir"])
-    firmware_fields = config["firmware"]
-    firmware = Firmware(
-        code=Path(firmware_fields["code"]),
-        vars_template=Path(firmware_fields["vars_template"]),
-        requires_smm=bool(firmware_fields["requires_smm"]),
-        description=Path(firmware_fields["description"]),
-    )
-    faults = FaultPlan(**config["faults"]) if config.get("faults") else None
+        raise LabFailure("refusing to start DHCP: not inside a private network namespace")
+    workdir = config.workdir
     bring_up_network()
     emit(LabNote(f"private network: {TAP_DEVICE} {SERVER_ADDRESS}/24"))
     dnsmasq: subprocess.Popen[str] | None = None
     qemu: QemuProcess | None = None
     stopping = threading.Event()
     dnsmasq_tftp = None
-    if config.get("tftp_server") == "dnsmasq":
-        dnsmasq_tftp = str(world_readable_copy(Path(config["root"]), workdir / "tftp-root"))
-    with tftp_server(config, faults):
+    if config.tftp_server == "dnsmasq":
+        dnsmasq_tftp = str(world_readable_copy(config.root, workdir / "tftp-root"))
+    tpm: SoftwareTpm | None = None
+    with tftp_server(config), contextlib.ExitStack() as stack:
         try:
             dnsmasq = start_dnsmasq(workdir, stopping, dnsmasq_tftp)
             emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {DHCP_RANGE}"))
+            if config.tpm:
+                tpm = stack.enter_context(SoftwareTpm())
+                emit(LabNote(f"swtpm (pid {tpm.process.pid if tpm.process else '?'}): TPM 2.0"))
             spec = MachineSpec(
-                firmware=firmware,
-                vars_path=Path(config["vars_path"]),
+                tpm_socket=tpm.socket if tpm is not None else None,
+                firmware=config.firmware,
+                vars_path=config.vars_path,
                 qmp_path=workdir / "qmp.sock",
-                memory_mb=int(config["memory_mb"]),
-                secure_boot=bool(config["secure_boot"]),
+                memory_mb=config.memory_mb,
+                secure_boot=config.secure_boot,
                 tap_device=TAP_DEVICE,
             )
             qemu = QemuProcess(spec, emit)
@@ -192,7 +190,7 @@ def main(argv: list[str]) -> int:
     # A TERM from the parent ends the run through the finally blocks above.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        return run(json.loads(Path(argv[0]).read_text()))
+        return run(NetLabConfig.from_json(Path(argv[0]).read_text()))
     except (WorkbenchError, OSError) as error:
         emit(LabFailed(str(error)))
         return 1

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool
 from workbench.lab.console import clean_serial_text
 from workbench.lab.events import Event, LabNote, MachineExit, Reset, SerialLine
 from workbench.lab.firmware import Firmware
 from workbench.lab.stderr_tail import StderrTail
+from workbench.lab.tpm import qemu_tpm_args
 
 QEMU = "qemu-system-x86_64"
 # sun_path is 108 bytes including the terminating NUL.
@@ -32,7 +33,7 @@ Publish = Callable[[Event], None]
 def qemu_binary() -> str:
     path = shutil.which(QEMU)
     if path is None:
-        raise WorkbenchError(f"{QEMU} not found (install qemu-system-x86)")
+        raise MissingTool(f"{QEMU} not found (install qemu-system-x86)")
     return path
 
 
@@ -96,6 +97,7 @@ class MachineSpec:
     secure_boot: bool = False
     disk_image: Path | None = None
     tap_device: str | None = None
+    tpm_socket: Path | None = None  # swtpm's control socket: the guest gets a TPM 2.0
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -118,6 +120,8 @@ def build_command(spec: MachineSpec) -> list[str]:
     ]  # fmt: skip
     if spec.firmware.requires_smm:
         command += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    if spec.tpm_socket is not None:
+        command += qemu_tpm_args(spec.tpm_socket)
     if spec.disk_image is not None:
         command += [
             "-drive", f"if=none,id=esp,format=raw,file={spec.disk_image}",

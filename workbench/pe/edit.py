@@ -13,13 +13,13 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from workbench.contract import KERNEL
-from workbench.errors import WorkbenchError
+from workbench.errors import InternalError, WorkbenchError
 from workbench.pe.image import (
     SCN_CNT_CODE,
     SCN_CNT_INITIALIZED_DATA,
@@ -31,6 +31,7 @@ from workbench.pe.image import (
     Section,
 )
 
+PROFILE = ".profile"
 DATA_FLAGS = SCN_MEM_READ | SCN_CNT_INITIALIZED_DATA
 KERNEL_FLAGS = SCN_MEM_READ | SCN_MEM_EXECUTE | SCN_CNT_CODE
 UINT32_MAX = 0xFFFFFFFF
@@ -148,11 +149,17 @@ def rewrite_sections(
     out: Path | None = None,
     *,
     signed: Literal["refuse", "drop"] = "refuse",
+    append: Sequence[tuple[str, bytes]] = (),
 ) -> Path:
-    """Replace or add (bytes) and remove (None) sections; write `out` (default: src in place)."""
+    """Replace or add (bytes) and remove (None) sections; write `out` (default: src in place).
+    `append` adds sections after all others in the order given, names may repeat (the
+    `.profile` sections of a multi-profile UKI and what follows each)."""
     src = Path(src)
     target = Path(out) if out is not None else src
     normalized = _validate_changes(changes)
+    appended = [(name, bytes(data)) for name, data in append]
+    for name, data in appended:
+        _validate_changes({name: data})
     with PeImage.open(src) as image:
         problems = _loader_problems(image)
         if problems:
@@ -162,7 +169,7 @@ def rewrite_sections(
                 f"{src} is signed and editing invalidates the signature: "
                 "re-sign it or drop the signature"
             )
-        layout = _plan_sections(image, normalized)
+        layout = _plan_sections(image, normalized, appended)
         temporary = _write_temporary(image, layout, target, drop_signature=image.is_signed)
     try:
         _check_output(temporary, normalized)
@@ -205,17 +212,21 @@ def _protected_sections(image: PeImage) -> dict[str, str]:
     return protected
 
 
-def _plan_sections(image: PeImage, changes: dict[str, bytes | None]) -> _Layout:
+def _plan_sections(image: PeImage, changes: dict[str, bytes | None],
+                   extra: Sequence[tuple[str, bytes]] = ()) -> _Layout:  # fmt: skip
     names = [section.name for section in image.sections]
     protected = _protected_sections(image)
-    for name, value in changes.items():
+    for name in changes:
         if names.count(name) > 1:
             raise WorkbenchError(f"{image.path}: section {name} appears {names.count(name)} times")
+    for name, value in changes.items():
         if name in protected and (value is None or name in names):
             raise WorkbenchError(
                 f"{image.path}: section {name} holds the {protected[name]} directory "
                 "and cannot be changed"
             )
+    if PROFILE in names:
+        return _plan_in_order(image, changes, extra, protected)
 
     retained = [s for s in image.sections if not (s.name in changes and changes[s.name] is None)]
     appended: list[str] = [n for n, v in changes.items() if v is not None and n not in names]
@@ -275,6 +286,56 @@ def _plan_sections(image: PeImage, changes: dict[str, bytes | None]) -> _Layout:
             entry = _Planned(name, next_va, len(value), _flags_for(name, value, flags), data=value)
         plan.append(entry)
         next_va = round_up(next_va + max(entry.virtual_size, 1), image.section_alignment)
+    # Sections that start profiles (or repeat a name) go after everything, in order.
+    for name, data in extra:
+        entry = _Planned(name, next_va, len(data), _flags_for(name, data, DATA_FLAGS), data=data)
+        plan.append(entry)
+        next_va = round_up(next_va + max(len(data), 1), image.section_alignment)
+    return _Layout(plan, _place_raw_data(image, plan))
+
+
+def _plan_in_order(
+    image: PeImage,
+    changes: dict[str, bytes | None],
+    extra: Sequence[tuple[str, bytes]],
+    protected: dict[str, str],
+) -> _Layout:
+    """A multi-profile UKI: a section belongs to the profile whose `.profile` precedes it, so
+    the order is the meaning. Sections keep their order; one that grows pushes the ones after
+    it up; nothing moves to the end, `.linux` included. New named sections have no profile to
+    go to and are refused; `extra` sections go after all others."""
+    names = [section.name for section in image.sections]
+    for name, change in changes.items():
+        if change is not None and name not in names:
+            raise WorkbenchError(
+                f"{image.path}: a multi-profile UKI has no place for a new section {name} "
+                "(its order says which profile a section belongs to)"
+            )
+    plan: list[_Planned] = []
+    cursor = round_up(image.size_of_headers, image.section_alignment)
+    for section in image.sections:
+        value: bytes | Section | None = section
+        if section.name in changes:
+            value = changes[section.name]
+        if value is None:
+            continue
+        address = section.virtual_address
+        if address < cursor:
+            if section.name in protected:
+                raise WorkbenchError(f"{image.path}: section {section.name} cannot be moved")
+            address = cursor
+        if isinstance(value, bytes):
+            flags = _flags_for(section.name, value, section.characteristics)
+            plan.append(_Planned(section.name, address, len(value), flags, data=value))
+        else:
+            plan.append(_Planned(section.name, address, section.virtual_size,
+                                 section.characteristics, original=section))  # fmt: skip
+        size = len(value) if isinstance(value, bytes) else mapped_size(section)
+        cursor = round_up(address + max(size, 1), image.section_alignment)
+    for name, data in extra:
+        entry = _Planned(name, cursor, len(data), _flags_for(name, data, DATA_FLAGS), data=data)
+        plan.append(entry)
+        cursor = round_up(cursor + max(len(data), 1), image.section_alignment)
     return _Layout(plan, _place_raw_data(image, plan))
 
 
@@ -432,7 +493,7 @@ def _write_temporary(
 def _pad_to(output: BinaryIO, offset: int) -> None:
     position = output.tell()
     if position > offset:
-        raise WorkbenchError("internal layout error: overlapping raw data")
+        raise InternalError("internal layout error: overlapping raw data")
     output.write(bytes(offset - position))
 
 
@@ -459,10 +520,10 @@ def _check_output(path: Path, changes: dict[str, bytes | None]) -> None:
             section = written.section(name)
             if value is None:
                 if section is not None:
-                    raise WorkbenchError(f"internal error: section {name} was not removed")
+                    raise InternalError(f"internal error: section {name} was not removed")
                 continue
             if section is None:
-                raise WorkbenchError(f"internal error: section {name} missing after the edit")
+                raise InternalError(f"internal error: section {name} missing after the edit")
             with written.section_view(section) as view:
                 if view != value:
-                    raise WorkbenchError(f"internal error: section {name} reads back wrong")
+                    raise InternalError(f"internal error: section {name} reads back wrong")

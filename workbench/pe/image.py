@@ -241,7 +241,7 @@ class PeImage:
         raw_name, virtual_size, va, raw_size, raw_offset, _, _, _, _, flags = self._unpack(
             "<8sIIIIIIHHI", offset, "section table"
         )
-        name = raw_name.rstrip(b"\0").decode("latin-1")
+        name = bytes(raw_name).rstrip(b"\0").decode("latin-1")  # "8s" unpacks to bytes
         return Section(name, va, virtual_size, raw_offset, raw_size, flags)
 
     # -- queries ---------------------------------------------------------------------------
@@ -327,6 +327,11 @@ class PeImage:
         )
 
 
+def _text(value: str | bytes) -> str:
+    """lief gives names as str or bytes, by version."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def _parse_signature(table: bytes, where: str) -> SignatureInfo:
     """Decode the first WIN_CERTIFICATE (PKCS#7) of a certificate table with lief."""
     import lief  # imported late: loading lief costs ~0.1 s and only signed files need it
@@ -351,8 +356,8 @@ def _parse_signature(table: bytes, where: str) -> SignatureInfo:
     signer = signature.signers[0]
     subject = signer.cert.subject if signer.cert is not None else ""
     return SignatureInfo(
-        subject=subject,
-        issuer=signer.issuer,
+        subject=_text(subject),
+        issuer=_text(signer.issuer),
         digest_algorithm=str(signature.digest_algorithm).rsplit(".", 1)[-1].lower(),
         count=count,
     )

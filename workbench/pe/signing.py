@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import MissingTool, WorkbenchError
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
 
@@ -35,7 +35,7 @@ def key_files(keydir: Path) -> tuple[Path, Path]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise WorkbenchError(f"{name} not found (install sbsigntool)")
+        raise MissingTool(f"{name} not found (install sbsigntool)")
     return path
 
 

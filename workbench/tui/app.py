@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -11,17 +12,21 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
-from workbench.errors import WorkbenchError
+from workbench.compare import compare
+from workbench.edits import Signing, write_stub
+from workbench.errors import InternalError, LabFailure, MissingTool, WorkbenchError
 from workbench.keys import Readiness, prepare_secure_boot_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
-from workbench.lab.events import Outcome
+from workbench.lab.events import Event, Outcome, OutcomeKind
 from workbench.lookup import tree_of
 from workbench.pe.edit import rewrite_sections
-from workbench.pe.signing import sign
+from workbench.pe.image import PeImage
+from workbench.preview import Preview, preview
 from workbench.tui import rehash
 from workbench.tui.boot_pane import BootPane
+from workbench.tui.compare_pane import ComparePane
 from workbench.tui.dialogs import ChoiceDialog, HelpScreen
 from workbench.tui.edit_pane import EditPane
 from workbench.tui.editing import EditSession, Field
@@ -45,7 +50,18 @@ def run_boot(run: BootRun, keys: Path | None = None, vars_store: Path | None = N
             prepare_secure_boot_vars(keys, vars_store)
         return run.run()
     except WorkbenchError as error:
-        return Outcome(ok=False, kind="lab-failed", reason=str(error), seconds=0.0)
+        return Outcome(ok=False, kind=outcome_kind(error), reason=str(error), seconds=0.0)
+
+
+def outcome_kind(error: WorkbenchError) -> OutcomeKind:
+    """A run refused before it started is labelled by the kind of error, not as a lab failure."""
+    if isinstance(error, MissingTool):
+        return "missing-tool"
+    if isinstance(error, LabFailure):
+        return "lab-failed"
+    if isinstance(error, InternalError):
+        return "internal-error"
+    return "bad-input"
 
 
 class WorkbenchApp(App[None]):
@@ -59,13 +75,19 @@ class WorkbenchApp(App[None]):
         Binding("B", "boot('local', True)", "SB boot", show=False),
         Binding("N", "boot('net', True)", "SB netboot", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
+        # The same with keys a text field never takes: they work wherever the focus is.
+        Binding("f5", "boot('local')", "Boot", show=False, priority=True),
+        Binding("f6", "boot('net')", "Netboot", show=False, priority=True),
+        Binding("shift+f5", "boot('local', True)", "SB boot", show=False, priority=True),
+        Binding("shift+f6", "boot('net', True)", "SB netboot", show=False, priority=True),
+        Binding("f8", "stop_boot", "Stop", show=False, priority=True),
         Binding("escape", "escape", "Stop/leave", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+r", "rehash", "Rehash", priority=True),
         *(
             Binding(str(number), f"show_tab('{tab}')", tab.title(), show=False)
-            for number, tab in enumerate(TABS, start=1)
+            for number, tab in enumerate((*TABS, "compare"), start=1)
         ),
     ]
 
@@ -77,8 +99,14 @@ class WorkbenchApp(App[None]):
         keys: Path | None = None,
         expect: str | None = None,
         boot_timeout: float = 120.0,
+        compare: Path | None = None,
+        tpm: bool = False,
     ) -> None:
         super().__init__()
+        self.tpm = tpm
+        self.pcr11: str | None = None  # the saved stub's predicted PCR 11 (sha256)
+        self.pcr11_sections: tuple[str, ...] = ()
+        self.compare_path = Path(compare) if compare is not None else None
         self.stub_path = Path(stub_path)
         self.root = Path(root) if root is not None else tree_of(self.stub_path)
         self.root_given = root is not None
@@ -112,11 +140,27 @@ class WorkbenchApp(App[None]):
                 yield PreviewPane(id="preview-pane")
             with TabPane("5 Boot", id="boot"):
                 yield BootPane(id="boot-pane")
+            if self.compare_path is not None:
+                with TabPane("6 Compare", id="compare"):
+                    yield ComparePane(id="compare-pane")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = short_path(self.stub_path)
         self.refresh_all()
+        if self.compare_path is not None:
+            self.compute_comparison(self.compare_path)
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def compute_comparison(self, other: Path) -> None:
+        """Both files are hashed whole: off the UI thread."""
+        try:
+            comparison = compare(self.stub_path, other, self.root)
+        except WorkbenchError as error:
+            message = f"Cannot compare: {error}"
+            self.call_from_thread(self.query_one(ComparePane).show_message, message)
+            return
+        self.call_from_thread(self.query_one(ComparePane).show, comparison)
 
     # -- presenting --
 
@@ -131,9 +175,43 @@ class WorkbenchApp(App[None]):
 
     def refresh_all(self) -> None:
         """After load, save or undo: every pane from the current stub and session."""
-        self.readiness = self._readiness()
+        self.readiness = None
+        self.check_readiness()
+        self.pcr11 = None
+        self.predict_pcrs()
         self.query_one(SectionsPane).show(self.stub)
         self.refresh_edits()
+
+    @work(thread=True, exclusive=True, group="readiness", exit_on_error=False)
+    def check_readiness(self) -> None:
+        """sbverify runs a process: off the UI thread; the overview fills in when it is done."""
+        try:
+            readiness = secure_boot_readiness(self.stub_path, self.keys)
+        except WorkbenchError as error:
+            self.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.call_from_thread(self._set_readiness, readiness)
+
+    @work(thread=True, exclusive=True, group="pcrs", exit_on_error=False)
+    def predict_pcrs(self) -> None:
+        """PCR 11 hashes every measured section (a fat stub's kernel too): off the UI thread."""
+        from workbench.pcrs import predict, scheme_sections
+
+        try:
+            with PeImage.open(self.stub_path) as image:
+                value = predict(image).banks["sha256"]["11"]
+                sections = scheme_sections(image)
+        except WorkbenchError:
+            return  # not a stub that measures: the overview says nothing about PCRs
+        self.call_from_thread(self._set_pcr11, value, sections)
+
+    def _set_pcr11(self, value: str, sections: tuple[str, ...]) -> None:
+        self.pcr11, self.pcr11_sections = value, sections
+        self.refresh_overview()
+
+    def _set_readiness(self, readiness: Readiness) -> None:
+        self.readiness = readiness
+        self.refresh_overview()
 
     def refresh_edits(self) -> None:
         self.query_one(EditPane).show(self.session, self._disabled_notes())
@@ -148,6 +226,8 @@ class WorkbenchApp(App[None]):
             keys=self.keys,
             readiness=self.readiness,
             problems=self.preview_problems,
+            pcr11=self.pcr11,
+            pcr11_sections=self.pcr11_sections,
         )
         self.query_one(OverviewPane).show(facts)
 
@@ -159,37 +239,52 @@ class WorkbenchApp(App[None]):
             pane.show_message("No ROOT: pass --root ROOT (an ESP tree, also served over TFTP).")
             self.refresh_overview()
             return
+        self.refresh_overview()
+        # What the worker needs, taken now: the edits may change while it runs.
+        edits = None
+        if self.session.is_dirty and not self.session.errors():
+            edits = self.session.changes()
+        self.compute_preview(edits, has_errors=bool(self.session.errors()))
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def compute_preview(self, edits: dict[str, bytes | None] | None, has_errors: bool) -> None:
+        """Hashing ROOT's files and copying a big stub take time: never on the UI thread. An
+        exclusive worker: a newer preview cancels the older one."""
+        worker = get_current_worker()
         try:
-            preview, note = self._preview()
+            preview, note = self._preview(edits, has_errors)
         except WorkbenchError as error:
-            pane.show_message(f"Preview unavailable: {error}")
+            if not worker.is_cancelled:
+                self.call_from_thread(self._show_preview, None, f"Preview unavailable: {error}")
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(self._show_preview, preview, note)
+
+    def _show_preview(self, preview: Preview | None, note: str) -> None:
+        pane = self.query_one(PreviewPane)
+        if preview is None:
+            pane.show_message(note)
+            self.preview_problems = []
         else:
             pane.show(preview, note)
             self.preview_problems = rehash.preview_problems(preview)
         self.refresh_overview()
 
-    def _preview(self):  # type: ignore[no-untyped-def]
-        from workbench.preview import preview
-
+    def _preview(
+        self, edits: dict[str, bytes | None] | None, has_errors: bool
+    ) -> tuple[Preview, str]:
         assert self.root is not None
-        if not self.session.is_dirty or self.session.errors():
+        if edits is None:
             note = f"The saved stub, against ROOT {short_path(self.root)}."
-            if self.session.errors():
+            if has_errors:
                 note += " Unsaved edits have errors and are not shown."
             return preview(self.stub_path, self.root), note
         # Preview what the edits would do: write them to a scratch copy.
         with tempfile.TemporaryDirectory(prefix="workbench-preview-") as scratch:
             edited = Path(scratch) / self.stub_path.name
-            rewrite_sections(self.stub_path, self.session.changes(), edited, signed="drop")
+            rewrite_sections(self.stub_path, edits, edited, signed="drop")
             note = f"With the unsaved edits, against ROOT {short_path(self.root)}."
             return preview(edited, self.root), note
-
-    def _readiness(self) -> Readiness | None:
-        try:
-            return secure_boot_readiness(self.stub_path, self.keys)
-        except WorkbenchError as error:
-            self.notify(str(error), severity="error")
-            return None
 
     def _disabled_notes(self) -> dict[Field, str]:
         notes: dict[Field, str] = {}
@@ -236,12 +331,23 @@ class WorkbenchApp(App[None]):
         if self.root is None:
             self.notify("Rehash needs ROOT: pass --root.", severity="warning")
             return
+        self.query_one(EditPane).set_status(f"Hashing the files under {short_path(self.root)}...")
+        self.compute_hashes(self.root)
+
+    @work(thread=True, exclusive=True, group="rehash", exit_on_error=False)
+    def compute_hashes(self, root: Path) -> None:
         try:
-            values = rehash.hashes_from_root(self.session, self.root)
+            values = rehash.hashes_from_root(self.session, root)
         except WorkbenchError as error:
-            self.query_one(EditPane).set_status(f"Rehash failed: {error}")
-            self.notify(str(error), severity="error")
+            self.call_from_thread(self._rehash_failed, str(error))
             return
+        self.call_from_thread(self._apply_hashes, values)
+
+    def _rehash_failed(self, error: str) -> None:
+        self.query_one(EditPane).set_status(f"Rehash failed: {error}")
+        self.notify(error, severity="error")
+
+    def _apply_hashes(self, values: dict[Field, str]) -> None:
         self.session.set_many(values)
         self.refresh_edits()
         changed = [name for name, value in values.items() if value != self.session.saved[name]]
@@ -290,30 +396,25 @@ class WorkbenchApp(App[None]):
                 pane.set_status("Not saved.")
                 return False
             resign = answer == "resign"
+        pane.set_status("Saving...")
         try:
-            self._write(changes, resign=resign)
+            await asyncio.to_thread(self._write, changes, resign=resign)
         except WorkbenchError as error:
             pane.set_status(f"Not saved, the file is unchanged: {error}")
             self.notify(f"Not saved: {error}", severity="error")
             return False
-        self.reload()
+        await asyncio.to_thread(self.stub.close)
+        self.stub = await asyncio.to_thread(load_stub, self.stub_path)
+        self.session = EditSession.from_info(self.stub.info)
+        self.refresh_all()
         signed_note = " and re-signed" if resign else ""
         pane.set_status(f"Saved{signed_note} {short_path(self.stub_path)}.")
         self.notify(f"Saved{signed_note} {short_path(self.stub_path)}")
         return True
 
     def _write(self, changes: dict[str, bytes | None], *, resign: bool) -> None:
-        signed = "drop" if self.stub.is_signed else "refuse"
-        if not resign:
-            rewrite_sections(self.stub_path, changes, signed=signed)
-            return
-        assert self.keys is not None
-        # Edit a scratch copy, then sign it onto the stub: one atomic replace of the original.
-        parent = self.stub_path.parent
-        with tempfile.TemporaryDirectory(dir=parent, prefix=".workbench-") as scratch:
-            edited = Path(scratch) / self.stub_path.name
-            rewrite_sections(self.stub_path, changes, edited, signed="drop")
-            sign(edited, self.keys, out=self.stub_path)
+        signing: Signing = "resign" if resign else ("drop" if self.stub.is_signed else "refuse")
+        write_stub(self.stub_path, changes, signing=signing, keys=self.keys)
 
     # -- booting --
 
@@ -371,6 +472,7 @@ class WorkbenchApp(App[None]):
             timeout=self.boot_timeout,
             secure_boot=secure_boot,
             vars_template=vars_store,
+            tpm=self.tpm,
         )
         pane = self.query_one(BootPane)
         self.query_one(TabbedContent).active = "boot"
@@ -378,7 +480,11 @@ class WorkbenchApp(App[None]):
         if secure_boot:
             label = f"Secure Boot {label}"
         pane.start(f"{label} of {short_path(self.root)}: {which}")
-        run = BootRun(request, on_event=lambda event: pane.post_message(BootPane.RunEvent(event)))
+
+        def relay(event: Event) -> None:
+            pane.post_message(BootPane.RunEvent(event))
+
+        run = BootRun(request, on_event=relay)
         self.boot_run = run
         keys = self.keys
         self.boot_worker = self.run_worker(
@@ -425,6 +531,8 @@ class WorkbenchApp(App[None]):
     # -- the rest --
 
     def action_show_tab(self, tab: str) -> None:
+        if tab == "compare" and self.compare_path is None:
+            return
         self.query_one(TabbedContent).active = tab
 
     def action_help(self) -> None:

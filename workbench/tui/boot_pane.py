@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, RichLog, Static
 
@@ -35,6 +36,10 @@ OUTCOME_TITLES = {
     "lab-failed": "LAB FAILED",
     "interrupted": "STOPPED",
     "exited": "MACHINE EXITED",
+    "bad-input": "BAD INPUT",
+    "missing-tool": "MISSING TOOL",
+    "internal-error": "INTERNAL ERROR",
+    "pcr-mismatch": "PCR MISMATCH",
 }
 
 
@@ -99,7 +104,7 @@ class BootPane(Vertical):
             super().__init__()
             self.event = event
 
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.outcome: Outcome | None = None
         self._transfers: dict[str, TransferRow] = {}
@@ -150,7 +155,16 @@ class BootPane(Vertical):
         self.set_class(not outcome.ok, "-failed")
         title = OUTCOME_TITLES.get(outcome.kind, outcome.kind.upper())
         resets = f", {outcome.resets} reset(s)" if outcome.resets else ""
-        self._banner(f"{title}  {outcome.reason}  ({outcome.seconds:.1f} s{resets})")
+        banner = f"{title}  {outcome.reason}  ({outcome.seconds:.1f} s{resets})"
+        if outcome.pcrs:
+            # Predicted against measured, bank by bank: what a sealed secret would see.
+            for bank, values in outcome.pcrs["predicted"].items():
+                measured = outcome.pcrs["measured"].get(bank, {}).get("11", "-")
+                mark = "=" if measured == values["11"] else "≠"
+                predicted = values["11"][:24]
+                banner += f"\nPCR 11 {bank}: predicted {predicted}… {mark} "
+                banner += f"measured {measured[:24]}…"
+        self._banner(banner)
 
     @property
     def banner_text(self) -> str:
@@ -159,7 +173,7 @@ class BootPane(Vertical):
     @property
     def timeline_steps(self) -> list[str]:
         table = self.query_one("#boot-timeline", DataTable)
-        return [str(table.get_cell_at((row, 1))) for row in range(table.row_count)]
+        return [str(table.get_cell_at(Coordinate(row, 1))) for row in range(table.row_count)]
 
     # -- pieces --
 

@@ -28,8 +28,8 @@ class ChoiceDialog(ModalScreen[str | None]):
             yield Static(self.message, id="dialog-message")
             with Horizontal(id="dialog-buttons"):
                 for index, (choice, label) in enumerate(self.choices):
-                    variant = "primary" if index == 0 else "default"
-                    yield Button(label, id=f"choice-{choice}", variant=variant)
+                    yield Button(label, id=f"choice-{choice}",
+                                 variant="primary" if index == 0 else "default")  # fmt: skip
                 yield Button("Cancel", id="choice-cancel")
 
     def on_mount(self) -> None:
@@ -52,15 +52,16 @@ Inspect, edit, preview and boot one UEFI stub.
 
 | key | does |
 |---|---|
-| `1`..`5` | Overview, Sections, Edit, Preview, Boot |
-| `b` | boot ROOT from a local ESP (QEMU + OVMF) |
-| `n` | netboot ROOT over PXE/TFTP in a private network |
-| `B` / `N` | the same with Secure Boot enforced and the --keys KEYDIR certificates enrolled |
-| `s`, `Esc` | stop the running boot |
+| `1`..`6` | Overview, Sections, Edit, Preview, Boot, Compare (with --compare) |
+| `F5`, or `b` outside a text field | boot ROOT from a local ESP (QEMU + OVMF) |
+| `F6`, or `n` outside a text field | netboot ROOT over PXE/TFTP in a private network |
+| `Shift+F5` / `Shift+F6`, or `B` / `N` | the same, Secure Boot on with --keys enrolled |
+| `F8`; `s`, `Esc` outside a text field | stop the running boot |
 | `Ctrl+S` | save the edits (atomic; asks before dropping a signature) |
 | `Ctrl+Z` | undo the last unsaved edit |
 | `Ctrl+R` | rehash kernel and initrd from the files under ROOT |
 | `Esc` | leave a text field |
+| | the F-keys and Ctrl keys work wherever the focus is; letters typed into a field stay there |
 | `q`, `Ctrl+Q` | quit (stops a running boot first) |
 | `?` | this help |
 

@@ -84,7 +84,7 @@ class EditPane(VerticalScroll):
         if not event.input.disabled:
             self.post_message(self.FieldEdited(name, event.value))
 
-    def on_descendant_blur(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_descendant_blur(self, event) -> None:
         if isinstance(event.widget, Input):
             self.post_message(self.FieldLeft())
 
@@ -93,4 +93,4 @@ class EditPane(VerticalScroll):
         action = {"edit-save": "save", "edit-undo": "undo", "edit-rehash": "rehash"}
         name = action.get(event.button.id or "")
         if name:
-            self.run_action(f"app.{name}")
+            self.app.call_later(self.run_action, f"app.{name}")

@@ -1,86 +1,26 @@
-"""The unsaved edits of one stub: field values, validation, undo, and the section changes.
+"""The unsaved edits of one stub: field values, undo, and the section changes they make.
 
-Textual-free so it can be tested on its own; the Edit pane only presents it.
+Which section holds what and how values are checked is workbench.edits, shared with
+`workbench set`. Textual-free so it can be tested on its own; the Edit pane only presents it.
 """
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from workbench import contract
-from workbench.errors import WorkbenchError
-from workbench.paths import parse_stub_path
-from workbench.stubinfo import Flavour, StubInfo
+from workbench.edits import (
+    FIELD_LABELS,
+    HASH_FIELDS,
+    PATH_FIELDS,
+    Field,
+    SectionMap,
+    hash_error,
+    path_error,
+)
+from workbench.errors import BadInput
+from workbench.stubinfo import StubInfo
 
-HEX_DIGITS = frozenset(string.hexdigits)
-
-
-class Field(StrEnum):
-    CMDLINE = "cmdline"
-    KERNEL_PATH = "kernel_path"
-    KERNEL_HASH = "kernel_hash"
-    INITRD_PATH = "initrd_path"
-    INITRD_HASH = "initrd_hash"
-
-
-FIELD_LABELS = {
-    Field.CMDLINE: "Command line",
-    Field.KERNEL_PATH: "Kernel path",
-    Field.KERNEL_HASH: "Kernel SHA-256",
-    Field.INITRD_PATH: "Initrd path",
-    Field.INITRD_HASH: "Initrd SHA-256",
-}
-
-PATH_FIELDS = (Field.KERNEL_PATH, Field.INITRD_PATH)
-HASH_FIELDS = (Field.KERNEL_HASH, Field.INITRD_HASH)
-
-
-@dataclass(frozen=True)
-class SectionMap:
-    """Which section holds each editable field, per stub flavour."""
-
-    sections: dict[Field, str]
-    # Thin stubs refuse to run anything unverified: their hashes are required.
-    hashes_required: bool
-
-    @classmethod
-    def for_flavour(cls, flavour: Flavour) -> SectionMap:
-        cmdline = {Field.CMDLINE: contract.CMDLINE}
-        if flavour in (Flavour.WORKBENCH_THIN, Flavour.LANZABOOTE):
-            return cls(
-                {
-                    **cmdline,
-                    Field.KERNEL_PATH: contract.KERNEL,
-                    Field.KERNEL_HASH: contract.KERNEL_HASH,
-                    Field.INITRD_PATH: contract.INITRD,
-                    Field.INITRD_HASH: contract.INITRD_HASH,
-                },
-                hashes_required=True,
-            )
-        if flavour == Flavour.LANZABOOTE_LEGACY:
-            return cls(
-                {
-                    **cmdline,
-                    Field.KERNEL_PATH: contract.LEGACY_KERNEL_PATH,
-                    Field.KERNEL_HASH: contract.LEGACY_KERNEL_HASH,
-                    Field.INITRD_PATH: contract.LEGACY_INITRD_PATH,
-                    Field.INITRD_HASH: contract.INITRD_HASH,
-                },
-                hashes_required=True,
-            )
-        if flavour == Flavour.WORKBENCH_FAT:
-            # The files are embedded: only their optional hashes can change.
-            return cls(
-                {
-                    **cmdline,
-                    Field.KERNEL_HASH: contract.KERNEL_HASH,
-                    Field.INITRD_HASH: contract.INITRD_HASH,
-                },
-                hashes_required=False,
-            )
-        return cls(cmdline, hashes_required=False)
+__all__ = ["FIELD_LABELS", "EditSession", "Field", "SectionMap", "hash_error", "path_error"]
 
 
 def original_values(info: StubInfo) -> dict[Field, str]:
@@ -92,27 +32,6 @@ def original_values(info: StubInfo) -> dict[Field, str]:
         Field.INITRD_PATH: (initrd.path or "") if initrd else "",
         Field.INITRD_HASH: (initrd.expected_sha256 or "") if initrd else "",
     }
-
-
-def hash_error(text: str) -> str | None:
-    if not text:
-        return None
-    bad = next((index for index, char in enumerate(text) if char not in HEX_DIGITS), None)
-    if bad is not None:
-        return f"not a hex digit at position {bad + 1}: {text[bad]!r}"
-    if len(text) != 64:
-        return f"{len(text)} hex digits; a SHA-256 has 64"
-    return None
-
-
-def path_error(text: str) -> str | None:
-    if not text:
-        return None
-    try:
-        parse_stub_path(text)
-    except WorkbenchError as error:
-        return str(error)
-    return None
 
 
 @dataclass
@@ -210,7 +129,7 @@ class EditSession:
         problems = self.errors()
         if problems:
             name, problem = next(iter(problems.items()))
-            raise WorkbenchError(f"{FIELD_LABELS[name].lower()}: {problem}")
+            raise BadInput(f"{FIELD_LABELS[name].lower()}: {problem}")
         result: dict[str, bytes | None] = {}
         for name in self.dirty_fields:
             section = self.layout.sections[name]

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 HEX_DUMP_LIMIT = 4096
+TEXT_LIMIT = 64 * 1024  # a section larger than this is shown as hex
 
 
 def human_size(size: int | None) -> str:
@@ -32,16 +33,19 @@ def short_path(path: Path | str | None) -> str:
         return os.fspath(path)
 
 
-def hex_dump(data: bytes, limit: int = HEX_DUMP_LIMIT) -> str:
-    """Classic 16-bytes-a-line dump of at most `limit` bytes, with a note when cut."""
+def hex_dump(data: bytes, limit: int = HEX_DUMP_LIMIT, total: int | None = None) -> str:
+    """Classic 16-bytes-a-line dump of at most `limit` bytes, with a note when cut. `total`:
+    the whole size when `data` is only the head of it."""
+    total = len(data) if total is None else total
     lines = []
     for offset in range(0, min(len(data), limit), 16):
         chunk = data[offset : offset + 16]
         hex_part = " ".join(f"{byte:02x}" for byte in chunk)
         text_part = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
         lines.append(f"{offset:08x}  {hex_part:<47}  {text_part}")
-    if len(data) > limit:
-        lines.append(f"... {len(data) - limit} more bytes")
+    shown = min(len(data), limit)
+    if total > shown:
+        lines.append(f"... {total - shown} more bytes")
     if not data:
         lines.append("(empty)")
     return "\n".join(lines)
@@ -58,10 +62,12 @@ def looks_like_text(data: bytes) -> bool:
     return all(char.isprintable() or char in "\t\r\n" for char in text.rstrip("\0"))
 
 
-def decode_section(name: str, data: bytes) -> tuple[str, str]:
-    """(kind, rendering) of a section's bytes: "text", "sha256" or "hex"."""
-    if len(data) == 32 and name.endswith("h") and not looks_like_text(data):
+def decode_section(name: str, data: bytes, total: int | None = None) -> tuple[str, str]:
+    """(kind, rendering) of a section's bytes: "text", "sha256" or "hex". `data` may be the
+    head of a bigger section of `total` bytes: that is always shown as hex."""
+    total = len(data) if total is None else total
+    if total == len(data) == 32 and name.endswith("h") and not looks_like_text(data):
         return "sha256", data.hex()
-    if looks_like_text(data):
+    if total == len(data) and total <= TEXT_LIMIT and looks_like_text(data):
         return "text", data.decode("utf-8").rstrip("\0")
-    return "hex", hex_dump(data)
+    return "hex", hex_dump(data, total=total)

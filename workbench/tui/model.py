@@ -31,6 +31,10 @@ class LoadedStub:
     def section_data(self, section: Section) -> bytes:
         return self.image.section_data(section)
 
+    def section_head(self, section: Section, limit: int) -> bytes:
+        """At most `limit` leading bytes: a 200 MB `.linux` is never copied to show it."""
+        return self.image.read(section.raw_offset, min(section.data_size, limit))
+
     def close(self) -> None:
         self.image.close()
 

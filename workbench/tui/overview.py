@@ -31,6 +31,8 @@ class OverviewFacts:
     keys: Path | None
     readiness: Readiness | None  # None: it could not be checked (the reason was shown)
     problems: list[str] = field(default_factory=list)  # from the preview of ROOT
+    pcr11: str | None = None  # predicted PCR 11 (sha256) of the saved stub
+    pcr11_sections: tuple[str, ...] = ()  # the sections PCR 11 covers
 
 
 def _file_line(ref: FileRef | None) -> Text:
@@ -78,7 +80,19 @@ def warnings_of(facts: OverviewFacts) -> list[str]:
     warnings = list(facts.stub.info.warnings) + list(facts.problems)
     if facts.stub.is_signed and facts.session.is_dirty:
         warnings.append("saving the unsaved edits invalidates the signature")
+    if pcr11_changing(facts):
+        warnings.append(
+            "the unsaved edits change PCR 11: TPM-sealed secrets bound to PCR 11 will not unseal"
+        )
     return warnings
+
+
+def pcr11_changing(facts: OverviewFacts) -> list[str]:
+    """The measured sections the unsaved edits change."""
+    session = facts.session
+    if not session.is_dirty or session.errors():
+        return []
+    return [name for name in session.changes() if name in facts.pcr11_sections]
 
 
 def render_overview(facts: OverviewFacts) -> Table:
@@ -95,6 +109,22 @@ def render_overview(facts: OverviewFacts) -> Table:
     pretty = info.osrel.get("PRETTY_NAME") if info.osrel else None
     if pretty:
         grid.add_row("OS", pretty)
+    for profile in info.profiles:
+        label = "Base" if profile.index == 0 else f"Profile {profile.index}"
+        names = [f"ID={profile.id}" if profile.id else "", profile.title or ""]
+        head = " ".join(name for name in names if name)
+        grid.add_row(label, Text(f"{head}  " if head else "").append(
+            " ".join(profile.sections), style="dim"))  # fmt: skip
+    if info.pcr_policy is not None:
+        policy = info.pcr_policy
+        key = f"key {policy.key_fingerprint[:16]}…" if policy.key_fingerprint else "no .pcrpkey"
+        signed = ", ".join(f"{s.bank} PCR {s.pcrs}" for s in policy.signatures) or "none"
+        grid.add_row("PCR policy", f"{key}; signed for {signed}")
+    if facts.pcr11 is not None:
+        text = Text(f"{facts.pcr11}  (sha256, when the kernel starts)")
+        if pcr11_changing(facts):
+            text.append("\nchanged by the unsaved edits", style="bold yellow")
+        grid.add_row("PCR 11", text)
     grid.add_row("Signature", signature_text(facts))
     grid.add_row("Secure Boot", secure_boot_text(facts))
     dirty = facts.session.dirty_fields

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.builder import file_sha256
-from workbench.errors import WorkbenchError
-from workbench.lookup import locate
-from workbench.paths import parse_stub_path
+from workbench.edits import hash_under_root
+from workbench.errors import BadInput
 from workbench.preview import Preview
 from workbench.tui.editing import EditSession, Field
 
@@ -25,13 +23,9 @@ def hashes_from_root(session: EditSession, root: Path) -> dict[Field, str]:
         if not text:
             continue
         role = "kernel" if path_field == Field.KERNEL_PATH else "initrd"
-        path = parse_stub_path(text)
-        found = locate(root, path)
-        if found is None:
-            raise WorkbenchError(f"{role} {text}: not found under {root}")
-        values[hash_field] = file_sha256(found).hex()
+        values[hash_field] = hash_under_root(root, role, text).hex()
     if not values:
-        raise WorkbenchError("this stub has no file paths to rehash")
+        raise BadInput("this stub has no file paths to rehash")
     return values
 
 

@@ -6,14 +6,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from workbench.tui.formatting import decode_section, human_size
+from workbench.tui.formatting import TEXT_LIMIT, decode_section, human_size
 from workbench.tui.model import LoadedStub
 
 SHA_PREFIX = 12
 
 
 class SectionsPane(Vertical):
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._stub: LoadedStub | None = None
 
@@ -68,10 +68,11 @@ class SectionsPane(Vertical):
             return
         row = self._stub.rows[index]
         section = row.section
-        data = self._stub.section_data(section)
-        kind, rendering = decode_section(section.name, data)
+        # Only what is shown is read: the text limit, or the head of a big section.
+        head = self._stub.section_head(section, TEXT_LIMIT)
+        kind, rendering = decode_section(section.name, head, section.data_size)
         header = (
-            f"{section.name}  {kind}, {human_size(len(data))}"
+            f"{section.name}  {kind}, {human_size(section.data_size)}"
             f"  flags {section.characteristics:#010x}\nsha256 {row.sha256}\n\n"
         )
         self.query_one("#section-detail", Static).update(header + rendering)

@@ -1,0 +1,78 @@
+"""What a boot run is asked to do (BootRequest), and what the network lab's child process is
+handed (NetLabConfig). Both the runner (lab/boot.py) and the lab (lab/netns.py) use them;
+neither imports the other."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from workbench.lab.firmware import Firmware
+from workbench.lab.tftp import FaultPlan
+
+TftpServerKind = Literal["workbench", "atftpd", "dnsmasq"]
+TFTP_SERVERS: tuple[TftpServerKind, ...] = ("workbench", "atftpd", "dnsmasq")
+
+
+@dataclass
+class BootRequest:
+    root: Path
+    mode: Literal["local", "net"]
+    # Text that marks success on the serial console. None: the stub starts the kernel and
+    # the machine then powers itself off.
+    expect: str | None = None
+    timeout: float = 120
+    log: Path | None = None
+    max_resets: int = 0
+    secure_boot: bool = False
+    vars_template: Path | None = None
+    faults: FaultPlan | None = None
+    memory_mb: int = 768
+    # Which TFTP server the network lab runs: ours, or a peer (atftpd, dnsmasq) to compare.
+    tftp_server: TftpServerKind = "workbench"
+    tftp_max_window: int = 64
+    # A software TPM 2.0 (swtpm) for the guest; the run then checks PCR 11 against workbench pcrs.
+    tpm: bool = False
+
+
+@dataclass
+class NetLabConfig:
+    """Everything the namespace child needs, carried as one JSON file."""
+
+    root: Path
+    workdir: Path
+    firmware: Firmware
+    vars_path: Path
+    memory_mb: int
+    secure_boot: bool
+    faults: FaultPlan | None
+    tftp_server: TftpServerKind
+    tftp_max_window: int
+    tpm: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> NetLabConfig:
+        data = json.loads(text)
+        firmware = data["firmware"]
+        return cls(
+            root=Path(data["root"]),
+            workdir=Path(data["workdir"]),
+            firmware=Firmware(
+                code=Path(firmware["code"]),
+                vars_template=Path(firmware["vars_template"]),
+                requires_smm=bool(firmware["requires_smm"]),
+                description=Path(firmware["description"]),
+            ),
+            vars_path=Path(data["vars_path"]),
+            memory_mb=int(data["memory_mb"]),
+            secure_boot=bool(data["secure_boot"]),
+            faults=FaultPlan(**data["faults"]) if data["faults"] else None,
+            tftp_server=data["tftp_server"],
+            tftp_max_window=int(data["tftp_max_window"]),
+            tpm=bool(data.get("tpm", False)),
+        )
