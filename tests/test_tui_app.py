@@ -12,6 +12,7 @@ import pytest
 from conftest import BASE_CMDLINE
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, TabbedContent
+from tui_support import settled
 
 from workbench import contract
 from workbench.pe.image import PeImage
@@ -65,7 +66,7 @@ def tree(make_tree: Callable[..., Path]) -> Path:
 async def test_open_shows_the_overview(tree: Path, size: tuple[int, int]) -> None:
     app = WorkbenchApp(stub_of(tree))
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await settled(pilot)
         text = app.query_one(OverviewPane).text
         assert "workbench-thin" in text
         assert BASE_CMDLINE in text
@@ -80,7 +81,7 @@ async def test_overview_warns_when_a_file_under_root_is_missing(tree: Path) -> N
     (tree / "EFI" / "Linux" / "initrd.img").unlink()
     app = WorkbenchApp(stub_of(tree))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
+        await settled(pilot)
         text = app.query_one(OverviewPane).text
         assert r"! local: initrd \EFI\Linux\initrd.img: file not found" in text
         assert "! netboot: initrd tftp://10.0.2.2/EFI/Linux/initrd.img: TFTP error" in text
@@ -194,12 +195,15 @@ async def test_rehash_from_root_then_save_fixes_the_mismatch(tree: Path) -> None
     expected = hashlib.sha256(kernel.read_bytes()).hexdigest()
     app = WorkbenchApp(stub)
     async with app.run_test(size=(100, 32)) as pilot:
+        await settled(pilot)
         assert "sha256 mismatch" in app.query_one(OverviewPane).text
         await pilot.press("3", "ctrl+r")
+        await settled(pilot)  # the hashing runs in a worker
         assert app.query_one(f"#edit-{Field.KERNEL_HASH}", Input).value == expected
         assert "1 hash(es) changed" in str(app.query_one("#edit-status").content)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not app.session.is_dirty, 10)
+        await settled(pilot)
         assert re.search(r"Warnings +none", app.query_one(OverviewPane).text)
     with PeImage.open(stub) as image:
         assert describe(image).kernel.expected_sha256 == expected
@@ -209,6 +213,7 @@ async def test_rehash_from_root_then_save_fixes_the_mismatch(tree: Path) -> None
 async def test_preview_shows_both_modes(tree: Path, size: tuple[int, int]) -> None:
     app = WorkbenchApp(stub_of(tree))
     async with app.run_test(size=size) as pilot:
+        await settled(pilot)
         await pilot.press("4")
         text = app.query_one(PreviewPane).text
         assert "Local ESP" in text and "Netboot" in text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require_tool
+from tui_support import settled
 
 from workbench import contract
 from workbench.keys import init_keys
@@ -39,6 +40,7 @@ async def test_saving_a_signed_stub_asks_then_resigns_or_drops(
     stub, keys = signed_stub
     app = WorkbenchApp(stub, keys=keys)
     async with app.run_test(size=(100, 32)) as pilot:
+        await settled(pilot)  # sbverify runs in a worker
         text = app.query_one(OverviewPane).text
         assert (
             "signed by " in text
