@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
-from workbench.compare import compare
+from workbench.compare import Comparison, compare
 from workbench.edits import Signing, write_stub
 from workbench.errors import InternalError, LabFailure, MissingTool, WorkbenchError
 from workbench.keys import Readiness, prepare_secure_boot_vars, secure_boot_readiness
@@ -155,12 +155,19 @@ class WorkbenchApp(App[None]):
     def compute_comparison(self, other: Path) -> None:
         """Both files are hashed whole: off the UI thread."""
         try:
-            comparison = compare(self.stub_path, other, self.root)
+            comparison: Comparison | str = compare(self.stub_path, other, self.root)
         except WorkbenchError as error:
-            message = f"Cannot compare: {error}"
-            self.call_from_thread(self.query_one(ComparePane).show_message, message)
+            comparison = f"Cannot compare: {error}"
+        self.call_from_thread(self._show_comparison, comparison)
+
+    def _show_comparison(self, comparison: Comparison | str) -> None:
+        if not self.panes_ready:
             return
-        self.call_from_thread(self.query_one(ComparePane).show, comparison)
+        pane = self.query_one(ComparePane)
+        if isinstance(comparison, str):
+            pane.show_message(comparison)
+        else:
+            pane.show(comparison)
 
     # -- presenting --
 
@@ -173,8 +180,15 @@ class WorkbenchApp(App[None]):
             return f"{where} (the stub's own tree)" if not self.root_given else where
         return f"{where} (boots ROOT's own EFI/BOOT/BOOTX64.EFI, not this file)"
 
+    @property
+    def panes_ready(self) -> bool:
+        """False while the app shuts down: a late timer or worker result then updates nothing."""
+        return self.is_running and not self._closing and bool(self.query(PreviewPane))
+
     def refresh_all(self) -> None:
         """After load, save or undo: every pane from the current stub and session."""
+        if not self.panes_ready:
+            return
         self.readiness = None
         self.check_readiness()
         self.pcr11 = None
@@ -214,10 +228,14 @@ class WorkbenchApp(App[None]):
         self.refresh_overview()
 
     def refresh_edits(self) -> None:
+        if not self.panes_ready:
+            return
         self.query_one(EditPane).show(self.session, self._disabled_notes())
         self.refresh_preview()
 
     def refresh_overview(self) -> None:
+        if not self.panes_ready:
+            return
         facts = OverviewFacts(
             stub=self.stub,
             session=self.session,
@@ -233,6 +251,8 @@ class WorkbenchApp(App[None]):
 
     def refresh_preview(self) -> None:
         self._preview_timer = None
+        if not self.panes_ready:
+            return
         pane = self.query_one(PreviewPane)
         self.preview_problems = []
         if self.root is None:
@@ -261,6 +281,8 @@ class WorkbenchApp(App[None]):
             self.call_from_thread(self._show_preview, preview, note)
 
     def _show_preview(self, preview: Preview | None, note: str) -> None:
+        if not self.panes_ready:
+            return
         pane = self.query_one(PreviewPane)
         if preview is None:
             pane.show_message(note)
@@ -344,10 +366,14 @@ class WorkbenchApp(App[None]):
         self.call_from_thread(self._apply_hashes, values)
 
     def _rehash_failed(self, error: str) -> None:
+        if not self.panes_ready:
+            return
         self.query_one(EditPane).set_status(f"Rehash failed: {error}")
         self.notify(error, severity="error")
 
     def _apply_hashes(self, values: dict[Field, str]) -> None:
+        if not self.panes_ready:
+            return
         self.session.set_many(values)
         self.refresh_edits()
         changed = [name for name, value in values.items() if value != self.session.saved[name]]
@@ -543,6 +569,8 @@ class WorkbenchApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
         if self.boot_run is not None:
             self.boot_run.stop()
         self.stub.close()
