@@ -123,7 +123,9 @@ def report(args: argparse.Namespace, cases: dict[str, dict], matrix: dict[str, d
         },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "netboot.json").write_text(json.dumps(document, indent=2) + "\n")
+    # --quick (the servers only) does not replace the full run's matrix.
+    name = "netboot.json" if matrix else "netboot-servers.json"
+    (RESULTS / name).write_text(json.dumps(document, indent=2) + "\n")
     if matrix:
         from bench.plots import plot_netboot
 

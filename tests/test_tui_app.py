@@ -116,6 +116,7 @@ async def test_edit_cmdline_then_save_changes_the_file(tree: Path) -> None:
         await pilot.press("3")
         box = await replace_text(pilot, Field.CMDLINE, "console=ttyS0 quiet")
         assert box.has_class("-dirty")
+        await settled(pilot)  # the overview follows once typing pauses
         assert "1 unsaved: command line" in app.query_one(OverviewPane).text
         assert saved_cmdline(stub) == BASE_CMDLINE  # nothing written yet
         await pilot.press("ctrl+s")

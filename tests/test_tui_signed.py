@@ -50,6 +50,7 @@ async def test_saving_a_signed_stub_asks_then_resigns_or_drops(
         await pilot.press("3")
         app.query_one(f"#edit-{Field.CMDLINE}").focus()
         await pilot.press("end", *" quiet")
+        await settled(pilot)  # the overview follows once typing pauses
         text = app.query_one(OverviewPane).text
         assert "invalidated by the unsaved edits" in text
         assert "saving the unsaved edits invalidates the signature" in text

@@ -333,8 +333,8 @@ class WorkbenchApp(App[None]):
             return
         self.session.set(message.name, message.value)
         self.query_one(EditPane).show_errors(self.session)
-        self.refresh_overview()
-        # The preview hashes files under ROOT: once typing pauses, not on every keystroke.
+        # The overview (hidden while typing in the Edit tab) and the preview, which hashes
+        # files under ROOT, follow once typing pauses, not on every keystroke.
         if self._preview_timer is not None:
             self._preview_timer.stop()
         self._preview_timer = self.set_timer(PREVIEW_DELAY, self.refresh_preview)
