@@ -9,6 +9,16 @@ from pathlib import Path
 from workbench.contract import SAMPLE_MARKER
 from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, TftpTransfer
 
+
+def require_net_lab() -> None:
+    """What a netboot lab needs: QEMU, the namespace tools, dnsmasq and a tun device."""
+    from conftest import require, require_tool
+
+    for tool in ("qemu-system-x86_64", "unshare", "ip", "dnsmasq"):
+        require_tool(tool)
+    require(os.path.exists("/dev/net/tun"), "/dev/net/tun for the lab's tap device")
+
+
 PID_NOTE = re.compile(r"\(pid (\d+)\)")
 
 

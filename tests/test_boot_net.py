@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BASE_CMDLINE, require, require_tool
-from lab_support import Recorder, assert_nothing_left, assert_stub_refused
+from conftest import BASE_CMDLINE
+from lab_support import Recorder, assert_nothing_left, assert_stub_refused, require_net_lab
 
 from workbench.contract import SAMPLE_MARKER
 from workbench.lab.boot import BootRequest, boot
@@ -25,9 +24,7 @@ INITRD = "EFI/Linux/initrd.img"
 
 @pytest.fixture(autouse=True)
 def _lab_tools() -> None:
-    for tool in ("qemu-system-x86_64", "unshare", "ip", "dnsmasq"):
-        require_tool(tool)
-    require(os.path.exists("/dev/net/tun"), "/dev/net/tun for the lab's tap device")
+    require_net_lab()
 
 
 def boot_net(
