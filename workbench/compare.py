@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.builder import file_sha256
 from workbench.pe.image import PeImage
 from workbench.stubinfo import FileRef, StubInfo, describe
 
@@ -53,15 +54,6 @@ class Comparison:
         data["a"], data["b"] = str(self.a), str(self.b)
         data["same"] = self.same
         return data
-
-
-def _file_sha256(image: PeImage) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for chunk in image.iter_chunks(0, image.file_size):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _ref_fields(role: str, ref: FileRef | None) -> dict[str, Any]:
@@ -114,13 +106,15 @@ def compare(path_a: Path, path_b: Path, root: Path | None = None) -> Comparison:
     """Compare two PE files (and, with `root`, their predicted boots from that tree).
     WorkbenchError (one line) on a file that is not a PE image."""
     with PeImage.open(path_a) as a, PeImage.open(path_b) as b:
+        # Both are PE files (a bad one is a one-line error above): each is hashed once.
+        digest_a, digest_b = file_sha256(Path(path_a)).hex(), file_sha256(Path(path_b)).hex()
         info_a, info_b = describe(a), describe(b)
         comparison = Comparison(
             a=Path(path_a),
             b=Path(path_b),
             flavour_a=str(info_a.flavour),
             flavour_b=str(info_b.flavour),
-            identical_files=a.file_size == b.file_size and _file_sha256(a) == _file_sha256(b),
+            identical_files=digest_a == digest_b,
         )
         if comparison.identical_files:
             return comparison
@@ -135,7 +129,7 @@ def compare(path_a: Path, path_b: Path, root: Path | None = None) -> Comparison:
                 comparison.fields.append(FieldChange(name, value_a, value_b))
         if not comparison.sections and not comparison.fields:
             # Same sections, same meaning: the headers or the bytes between sections differ.
-            comparison.fields.append(FieldChange("file.sha256", _file_sha256(a), _file_sha256(b)))
+            comparison.fields.append(FieldChange("file.sha256", digest_a, digest_b))
     return comparison
 
 

@@ -4,6 +4,8 @@ EDK2's PXE Base Code keeps it (no length), plus the length dhcp_packet_length mu
 import json
 import sys
 
+from gen_vectors import c_bytes
+
 BUFFER = 1472
 COOKIE = bytes([99, 130, 83, 99])
 ORIGINS = {"ack": "DHCP_FROM_ACK", "proxy_offer": "DHCP_FROM_PROXY_OFFER", "pxe_reply": "DHCP_FROM_PXE_REPLY"}
@@ -42,10 +44,6 @@ def build(spec: dict) -> tuple[bytes, int]:
     assert len(data) <= BUFFER
     return bytes(data), spec.get("length", len(data) - len(options(spec.get("after_end", [])))
                                        if spec.get("cookie", True) else 236)
-
-
-def c_bytes(data: bytes) -> str:
-    return '"' + "".join(f"\\{b:03o}" for b in data) + '"'
 
 
 def main() -> None:
