@@ -24,7 +24,7 @@ from bench.common import REPO, format_table, median
 from workbench import contract
 from workbench.builder import build_tree, default_stub
 from workbench.lab.boot import BootRequest, boot
-from workbench.lab.events import Event, StubStep, TftpTransfer
+from workbench.lab.events import Event, StubStep, Transfer
 from workbench.pe.edit import rewrite_sections
 
 CMDLINE = "console=ttyS0 panic=-1"
@@ -87,7 +87,7 @@ def measure(case: Case, timeout: float) -> None:
         raise SystemExit(f"{case.name}: {outcome.kind}: {outcome.reason}")
     case.seconds.append(outcome.seconds)
     case.tftp_seconds.append(
-        sum(e.seconds for e in events if isinstance(e, TftpTransfer) and e.state == "done")
+        sum(e.seconds for e in events if isinstance(e, Transfer) and e.state == "done")
     )
     starts = [e.t for e in events if isinstance(e, StubStep) and e.step == "starting"]
     if starts:

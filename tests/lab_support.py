@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from workbench.contract import SAMPLE_MARKER
-from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, TftpTransfer
+from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, Transfer
 
 
 def require_net_lab() -> None:
@@ -48,8 +48,8 @@ class Recorder:
     def steps(self, step: str) -> list[StubStep]:
         return [e for e in self.events if isinstance(e, StubStep) and e.step == step]
 
-    def transfers(self, state: str) -> list[TftpTransfer]:
-        return [e for e in self.events if isinstance(e, TftpTransfer) and e.state == state]
+    def transfers(self, state: str) -> list[Transfer]:
+        return [e for e in self.events if isinstance(e, Transfer) and e.state == state]
 
 
 def _namespace_of(pid: str | None, kind: str) -> str | None:

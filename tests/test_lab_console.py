@@ -7,7 +7,7 @@ import json
 import pytest
 
 from workbench.lab.console import clean_serial_text, parse_stub_line
-from workbench.lab.events import Outcome, StubStep, TftpTransfer, event_from_dict
+from workbench.lab.events import Outcome, StubStep, Transfer, event_from_dict
 
 
 def test_ansi_and_carriage_returns_are_removed() -> None:
@@ -103,7 +103,7 @@ def test_other_lines_are_not_steps(line: str) -> None:
 def test_events_round_trip_through_json() -> None:
     events = [
         StubStep("error", "initrd", {}, "\\x", "bad", "stub: error: initrd \\x: bad", t=1.5),
-        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "probe", total=10),
+        Transfer("EFI/Linux/vmlinuz", "10.0.2.41", "probe", total=10),
         Outcome(ok=False, kind="stub-error", reason="r", seconds=2.0, errors=["error: x"]),
     ]
     for event in events:

@@ -19,7 +19,7 @@ from lab_support import PID_NOTE, Recorder, assert_nothing_left
 
 from workbench.errors import WorkbenchError
 from workbench.lab.boot import BootRequest, BootRun, boot
-from workbench.lab.events import Event, LabNote, StubStep, TftpTransfer
+from workbench.lab.events import Event, LabNote, StubStep, Transfer
 
 pytestmark = [pytest.mark.boot, pytest.mark.timeout(120)]
 
@@ -83,7 +83,7 @@ def test_stop_during_a_netboot(make_tree: Callable[..., Path], private_tmp: Path
         require_tool(tool)
     request = BootRequest(root=make_tree(), mode="net", expect="never printed", timeout=100)
     _, recorder, stopped_at, worker, result = stop_when(
-        request, lambda e: isinstance(e, TftpTransfer) and e.state == "started"
+        request, lambda e: isinstance(e, Transfer) and e.state == "started"
     )
     assert not worker.is_alive()
     assert time.monotonic() - stopped_at < 10

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workbench.errors import WorkbenchError
-from workbench.paths import parse_stub_path
+from workbench.paths import http_url, parse_stub_path, valid_http_authority
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "paths.json").read_text("utf-8"))[
-    "vectors"
-]
+DATA = json.loads((Path(__file__).parent / "vectors" / "paths.json").read_text("utf-8"))
+VECTORS = DATA["vectors"]
+URL_VECTORS = DATA["http_urls"]
 
 
 def _input(vector: dict) -> str | bytes:
@@ -37,7 +37,33 @@ def test_vector(vector: dict) -> None:
     assert path.tftp_name == vector["tftp_name"]
     assert path.tftp_server == vector["tftp_server"]
     assert path.esp_parts == tuple(vector["esp_parts"])
-    assert path.is_url == (vector["tftp_server"] is not None)
+    assert path.scheme == vector["scheme"]
+    assert path.is_url == (vector["scheme"] != "plain")
+    assert path.absolute == vector.get("absolute", False)
+    assert path.http_authority == vector.get("http_authority")
+    assert path.https == vector.get("https", False)
+
+
+@pytest.mark.parametrize("vector", URL_VECTORS, ids=[v["input"][:30] for v in URL_VECTORS])
+def test_http_url_vector(vector: dict) -> None:
+    path = parse_stub_path(vector["input"])
+    if "error" in vector:
+        with pytest.raises(WorkbenchError) as caught:
+            http_url(vector["base"], path)
+        assert str(caught.value) == vector["error"]
+    else:
+        assert http_url(vector["base"], path) == vector["url"]
+
+
+@pytest.mark.parametrize(
+    ("authority", "valid"),
+    [("h", True), ("10.0.2.2:80", True), ("[::1]", True), ("[fd00::2]:8080", True),
+     ("a-b.c.example:65535", True), ("", False), (":80", False), ("h:", False), ("h:0", False),
+     ("h:99999", False), ("h:123456", False), ("[::1", False), ("[x]", False), ("-h", False),
+     ("h.", False), (".h", False), ("a_b", False), ("u@h", False), ("h:8a", False)],
+)  # fmt: skip
+def test_http_authority_as_the_c_host_tests(authority: str, valid: bool) -> None:
+    assert valid_http_authority(authority) == valid
 
 
 def test_vectors_cover_every_reason() -> None:
@@ -47,8 +73,11 @@ def test_vectors_cover_every_reason() -> None:
         "invalid UTF-8 in path",
         "control character in path",
         "'..' component in path",
-        "unsupported URL scheme (only tftp://)",
-        "server is not a dotted-quad IPv4 address",
+        "unsupported URL scheme (tftp://, http:// or https://)",
+        "TFTP server is not an IPv4 or [IPv6] address",
+        "HTTP host is not an IP address or DNS name (with an optional :port)",
+        "character a URL path cannot carry (write it as %XX)",
+        "bad %-escape in URL",
         "path too long",
     }
 

@@ -108,12 +108,13 @@ def test_cli_json_and_default_root(make_tree, capsys):
     assert data["net"]["files"][1]["looked_for"] == "tftp://10.0.2.2/EFI/Linux/initrd.img"
 
 
-def test_cli_human_output_shows_both_columns(make_tree, capsys):
+def test_cli_human_output_shows_every_transport(make_tree, capsys):
     root = make_tree()
     (root / "EFI/Linux/initrd.img").unlink()
     assert main(["preview", str(stub_of(root))]) == 0
     out = capsys.readouterr().out
-    assert "LOCAL ESP" in out and "NETBOOT" in out
+    for title in ("LOCAL ESP", "PXE + TFTP", "HTTP BOOT", "PXE + TFTP, IPV6", "HTTP BOOT, IPV6"):
+        assert title in out
     assert "fails: error: initrd \\EFI\\Linux\\initrd.img: file not found" in out
 
 
@@ -134,3 +135,60 @@ def test_tftp_url_names_its_server_and_needs_a_network_boot(make_tree):
         "error: kernel tftp://10.0.2.9/EFI/Linux/vmlinuz: "
         "tftp:// paths need a network boot (no PXE on the boot device)"
     )
+
+
+def test_every_transport_names_the_exact_url(make_tree):
+    root = make_tree()
+    result = preview(stub_of(root), root)
+    assert all(mode.boots for mode in result.modes())
+    assert result.http.source == ("http server=10.0.2.2 url=http://10.0.2.2/EFI/BOOT/BOOTX64.EFI")
+    assert result.http.files[0].looked_for == "http://10.0.2.2/EFI/Linux/vmlinuz"
+    assert result.net6.source == "net server=fd00::2"
+    assert result.net6.files[1].looked_for == "tftp://[fd00::2]/EFI/Linux/initrd.img"
+    assert result.http6.files[0].looked_for == "http://[fd00::2]/EFI/Linux/vmlinuz"
+
+
+def test_missing_file_over_http_is_a_404(make_tree):
+    root = make_tree()
+    (root / "EFI/Linux/vmlinuz").unlink()
+    result = preview(stub_of(root), root)
+    assert result.http.error_line == (
+        "error: kernel http://10.0.2.2/EFI/Linux/vmlinuz: HTTP 404 Not Found status=EFI_NOT_FOUND"
+    )
+
+
+def test_relative_path_resolves_beside_the_stub_over_http(make_tree):
+    root = make_tree()
+    rewrite_sections(stub_of(root), {contract.KERNEL: b"vmlinuz"})
+    result = preview(stub_of(root), root)
+    assert result.http.files[0].looked_for == "http://10.0.2.2/EFI/BOOT/vmlinuz"
+    assert result.net.files[0].looked_for == "tftp://10.0.2.2/vmlinuz"
+
+
+def test_urls_need_their_transport(make_tree):
+    root = make_tree()
+    rewrite_sections(stub_of(root), {contract.KERNEL: b"tftp://10.0.2.2/EFI/Linux/vmlinuz"})
+    result = preview(stub_of(root), root)
+    assert result.http.error_line.endswith(
+        "tftp:// paths need a network boot (no PXE on the boot device) status=EFI_NOT_FOUND"
+    )
+    assert result.net6.error_line == (
+        "error: kernel tftp://10.0.2.2/EFI/Linux/vmlinuz: an IPv4 TFTP server needs a PXE boot "
+        "over IPv4 status=EFI_UNSUPPORTED"
+    )
+    rewrite_sections(stub_of(root), {contract.KERNEL: b"http://10.0.2.2/EFI/Linux/vmlinuz"})
+    result = preview(stub_of(root), root)
+    assert result.net.boots  # after PXE, http:// paths come by HTTP from the same NIC
+    assert result.local.error_line.endswith(
+        "http:// paths need a network boot (HTTP Boot or PXE) on a NIC with EFI_HTTP_PROTOCOL "
+        "status=EFI_NOT_FOUND"
+    )
+
+
+def test_forced_http_source_fails_other_boots(make_tree):
+    root = make_tree(policy={"source": "http"})
+    result = preview(stub_of(root), root)
+    assert result.http.boots and result.http6.boots
+    reason = "source: the stub was not loaded by HTTP Boot (source=http) status=EFI_NOT_FOUND"
+    assert result.local.error_line == f"error: {reason}"
+    assert result.net.error_line == f"error: {reason}"

@@ -16,7 +16,7 @@ import tftpy
 from tftpy.TftpShared import TftpException, TftpFileNotFoundError, TftpTimeout
 
 from workbench.errors import WorkbenchError
-from workbench.lab.events import TftpTransfer
+from workbench.lab.events import Transfer
 from workbench.lab.tftp import FaultPlan, TftpServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,12 +41,12 @@ def download(port: int, name: str, timeout: float = 1.5) -> bytes:
     return out.getvalue()
 
 
-def serve(root: Path, faults: FaultPlan | None = None) -> tuple[TftpServer, list[TftpTransfer]]:
-    events: list[TftpTransfer] = []
+def serve(root: Path, faults: FaultPlan | None = None) -> tuple[TftpServer, list[Transfer]]:
+    events: list[Transfer] = []
     return TftpServer(root, faults=faults, on_event=events.append), events
 
 
-def wait_for(events: list[TftpTransfer], state: str, deadline: float = 3.0) -> TftpTransfer:
+def wait_for(events: list[Transfer], state: str, deadline: float = 3.0) -> Transfer:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         for event in events:

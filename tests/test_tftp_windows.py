@@ -19,7 +19,7 @@ import pytest
 import tftpy
 from conftest import REPO, require_tool
 
-from workbench.lab.events import TftpTransfer
+from workbench.lab.events import Transfer
 from workbench.lab.tftp import FaultPlan, TftpServer
 from workbench.lab.tftp_session import Limits, Session, negotiate
 
@@ -46,13 +46,13 @@ def atftp(port: int, name: str, out: Path, *options: str, trace: bool = False) -
     return result.stdout + result.stderr
 
 
-def serve(root: Path, **kwargs: object) -> tuple[TftpServer, list[TftpTransfer]]:
-    events: list[TftpTransfer] = []
+def serve(root: Path, **kwargs: object) -> tuple[TftpServer, list[Transfer]]:
+    events: list[Transfer] = []
     server = TftpServer(root, on_event=events.append, **kwargs)  # type: ignore[arg-type]
     return server, events
 
 
-def final(events: list[TftpTransfer], name: str, deadline: float = 5.0) -> TftpTransfer:
+def final(events: list[Transfer], name: str, deadline: float = 5.0) -> Transfer:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         done = [e for e in events if e.filename == name and e.state in ("done", "failed", "probe")]

@@ -211,16 +211,25 @@ async def test_rehash_from_root_then_save_fixes_the_mismatch(tree: Path) -> None
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_preview_shows_both_modes(tree: Path, size: tuple[int, int]) -> None:
+async def test_preview_shows_every_transport(tree: Path, size: tuple[int, int]) -> None:
     app = WorkbenchApp(stub_of(tree))
     async with app.run_test(size=size) as pilot:
         await settled(pilot)
         await pilot.press("4")
         text = app.query_one(PreviewPane).text
-        assert "Local ESP" in text and "Netboot" in text
+        for title in (
+            "Local ESP",
+            "PXE + TFTP",
+            "HTTP Boot",
+            "PXE + TFTP, IPv6",
+            "HTTP Boot, IPv6",
+        ):
+            assert title in text
         assert r"\EFI\Linux\vmlinuz" in text
         assert "tftp://10.0.2.2/EFI/Linux/vmlinuz" in text
-        assert text.count("→ boots") == 2
+        assert "http://10.0.2.2/EFI/Linux/vmlinuz" in text
+        assert "tftp://[fd00::2]/EFI/Linux/vmlinuz" in text
+        assert text.count("→ boots") == 5
         # An edit that breaks the path shows in the preview before it is saved.
         await pilot.press("3")
         await replace_text(pilot, Field.KERNEL_PATH, r"\EFI\Linux\missing")
@@ -228,7 +237,7 @@ async def test_preview_shows_both_modes(tree: Path, size: tuple[int, int]) -> No
         await wait_until(pilot, lambda: "With the unsaved edits" in pane.text, 5)
         text = pane.text
         assert "With the unsaved edits" in text
-        assert text.count("→ fails") == 2
+        assert text.count("→ fails") == 5
 
 
 async def test_help_screen_opens_and_closes(tree: Path) -> None:

@@ -148,7 +148,7 @@ def test_boot_after_a_netboot(snap_compare, snapshot_stub: Path, size: tuple[int
     """The boot screen fed a recorded event sequence with fixed times (no QEMU here: the real
     boots are in test_tui_boot.py)."""
     from workbench.lab.console import parse_stub_line
-    from workbench.lab.events import LabNote, Outcome, SerialLine, TftpTransfer
+    from workbench.lab.events import LabNote, Outcome, SerialLine, Transfer
     from workbench.tui.boot_pane import BootPane
 
     lines = [
@@ -164,8 +164,8 @@ def test_boot_after_a_netboot(snap_compare, snapshot_stub: Path, size: tuple[int
         step.t = 8.0 + index
         events += [SerialLine(line, t=step.t), step]
     events += [
-        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "progress", 14000, 28002, 1.0, t=9.2),
-        TftpTransfer("EFI/Linux/vmlinuz", "10.0.2.41", "done", 28002, 28002, 2.0, t=10.1),
+        Transfer("EFI/Linux/vmlinuz", "10.0.2.41", "progress", 14000, 28002, 1.0, t=9.2),
+        Transfer("EFI/Linux/vmlinuz", "10.0.2.41", "done", 28002, 28002, 2.0, t=10.1),
         SerialLine("WORKBENCH-SAMPLE-OK cmdline=console=ttyS0 panic=-1 quiet", t=12.0),
         Outcome(True, "booted", "saw 'WORKBENCH-SAMPLE-OK'", 12.0, t=12.0),
     ]

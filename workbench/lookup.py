@@ -1,12 +1,14 @@
 """Where a stub's file is found under a root, the way each medium finds it.
 
-The firmware's FAT driver matches names without regard to case. The lab's TFTP server
-(workbench.lab.tftp) takes names exactly and refuses any that leave its root, symlinks included.
+The firmware's FAT driver matches names without regard to case. The lab's TFTP and HTTP
+servers (workbench.lab.tftp, workbench.lab.http) take names exactly and refuse any that leave
+their root, symlinks included.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,7 +64,10 @@ def find_served(root: Path, name: str) -> tuple[Path | None, str | None]:
 
 
 def locate(root: Path, path: StubPath) -> Path | None:
-    """The file a stub path names under `root`: served by TFTP for a URL, else from the ESP."""
+    """The file a stub path names under `root`: served (TFTP or HTTP) for a URL, else from the
+    ESP."""
+    if path.scheme == "http":
+        return find_served(root, urllib.parse.unquote(path.tftp_name))[0]
     if path.is_url:
         return find_served(root, path.tftp_name)[0]
     return find_on_esp(root, path.esp_parts)

@@ -1,13 +1,16 @@
-"""What the stub will do under a root, from a local ESP and over the network, side by side.
+"""What the stub will do under a root, on every transport, side by side: a local ESP, PXE and
+TFTP, UEFI HTTP Boot, and both network boots over IPv6.
 
 This follows the stub's own decisions (stub/FORMAT.md) step by step: the boot source, the path
-rules (workbench.paths, the twin of stub/src/paths.c), the lookup semantics of each medium (FAT is
-case-insensitive, a TFTP server on Linux is not and refuses names that leave its root), and the
-SHA-256 check. The predicted failure is the `stub: error:` line the stub would print.
+rules (workbench.paths, the twin of stub/src/paths.c and url.c), the lookup semantics of each
+medium (FAT is case-insensitive; the lab's TFTP and HTTP servers are not and refuse names that
+leave their root), and the SHA-256 check. The predicted failure is the `stub: error:` line the
+stub would print, and each file shows the exact path or URL the stub asks for.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -15,19 +18,35 @@ from typing import Literal
 from workbench import contract
 from workbench.builder import file_sha256
 from workbench.errors import WorkbenchError
-from workbench.lookup import find_on_esp, find_served
-from workbench.paths import StubPath, parse_stub_path
+from workbench.lookup import NOT_SERVED, REFUSED, find_on_esp, find_served
+from workbench.paths import StubPath, http_url, parse_stub_path
 from workbench.pe.image import PeImage
 from workbench.stubinfo import FileRef, Flavour, StubInfo, describe
 
-Mode = Literal["local", "net"]
+Mode = Literal["local", "net", "http", "net6", "http6"]
+MODES: tuple[Mode, ...] = ("local", "net", "http", "net6", "http6")
+MODE_TITLES: dict[Mode, str] = {
+    "local": "Local ESP",
+    "net": "PXE + TFTP",
+    "http": "HTTP Boot",
+    "net6": "PXE + TFTP, IPv6",
+    "http6": "HTTP Boot, IPv6",
+}
 HashStatus = Literal["ok", "mismatch", "missing", "unchecked"]
 
-# The server a netbooted stub learns from DHCP; the lab's tap address.
+# The server a netbooted stub learns from DHCP: the lab's tap addresses.
 DEFAULT_SERVER = "10.0.2.2"
+DEFAULT_SERVER6 = "fd00::2"
 
 EMBEDDED_FLAVOURS = (Flavour.WORKBENCH_FAT, Flavour.UKI)
 URL_NEEDS_NETBOOT = "tftp:// paths need a network boot (no PXE on the boot device)"
+HTTP_NEEDS_NETBOOT = (
+    "http:// paths need a network boot (HTTP Boot or PXE) on a NIC with EFI_HTTP_PROTOCOL"
+)
+NOT_HTTP_BOOTED = "source: the stub was not loaded by HTTP Boot (source=http)"
+NO_PXE = "source: no started PXE on the boot device (source=net)"
+HTTP_ANSWERS = {NOT_SERVED: ("HTTP 404 Not Found", "EFI_NOT_FOUND"),
+                REFUSED: ("HTTP 403 Forbidden", "EFI_HTTP_ERROR")}  # fmt: skip
 HASH_SECTIONS = {"kernel": contract.KERNEL_HASH, "initrd": contract.INITRD_HASH}
 
 # The EFI statuses the stub's error lines end with (stub/FORMAT.md, section 7).
@@ -36,12 +55,21 @@ INVALID_PARAMETER = "EFI_INVALID_PARAMETER"
 SECURITY_VIOLATION = "EFI_SECURITY_VIOLATION"
 TFTP_ERROR = "EFI_TFTP_ERROR"
 END_OF_FILE = "EFI_END_OF_FILE"
+UNSUPPORTED = "EFI_UNSUPPORTED"
+
+
+def boot_url(mode: Mode, server: str) -> str | None:
+    """The URL an HTTP-booted stub was loaded from in the lab (None for other modes)."""
+    if mode not in ("http", "http6"):
+        return None
+    host = f"[{server}]" if ":" in server else server
+    return f"http://{host}/{contract.BOOT_PATH}"
 
 
 @dataclass
 class FilePreview:
     role: str  # "kernel" | "initrd"
-    looked_for: str  # ESP path, tftp://server/name, or "embedded"
+    looked_for: str  # ESP path, tftp:// or http:// URL, or "embedded"
     exists: bool
     size: int | None
     hash_status: HashStatus
@@ -52,7 +80,9 @@ class FilePreview:
 @dataclass
 class ModePreview:
     mode: Mode
-    source: str  # "local", "net server=10.0.2.2", "embedded", or "-" when it fails before choosing
+    # "local", "net server=10.0.2.2", "http server=10.0.2.2 url=...", "embedded", or "-" when
+    # it fails before choosing
+    source: str
     files: list[FilePreview] = field(default_factory=list)
     outcome: Literal["boots", "fails"] = "boots"
     reason: str | None = None  # the predicted `stub: error:` line, without prefix and status
@@ -77,6 +107,12 @@ class Preview:
     flavour: str
     local: ModePreview
     net: ModePreview
+    http: ModePreview
+    net6: ModePreview
+    http6: ModePreview
+
+    def modes(self) -> list[ModePreview]:
+        return [getattr(self, mode) for mode in MODES]
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -85,8 +121,10 @@ class Preview:
         return data
 
 
-def preview(stub_path: Path, root: Path, *, server: str = DEFAULT_SERVER) -> Preview:
-    """Predict both boot modes of the stub at `stub_path` with files served from `root`."""
+def preview(
+    stub_path: Path, root: Path, *, server: str = DEFAULT_SERVER, server6: str = DEFAULT_SERVER6
+) -> Preview:
+    """Predict every boot mode of the stub at `stub_path` with files served from `root`."""
     root = Path(root)
     if not root.is_dir():
         raise WorkbenchError(f"root {root}: not a directory")
@@ -101,8 +139,10 @@ def preview(stub_path: Path, root: Path, *, server: str = DEFAULT_SERVER) -> Pre
         stub=Path(stub_path),
         root=root,
         flavour=str(info.flavour),
-        local=_predict(info, embedded, root, "local", server),
-        net=_predict(info, embedded, root, "net", server),
+        **{
+            mode: _predict(info, embedded, root, mode, server6 if mode.endswith("6") else server)
+            for mode in MODES
+        },
     )
 
 
@@ -124,17 +164,21 @@ def _predict(
         problem = _thin_problem(ref)
         if problem:
             return _fails(mode, "-", *problem)
-    if mode == "net" and info.flavour != Flavour.WORKBENCH_THIN:
+    if mode != "local" and info.flavour != Flavour.WORKBENCH_THIN:
         return _fails(mode, "-", "source: this stub reads only a local file system", None)
     forced = info.policy.get("source", "auto")
-    if forced == "local" and mode == "net":
+    if forced == "local" and mode != "local":
         reason = "source: no file system on the boot device (source=local)"
         return _fails(mode, "-", reason, NOT_FOUND)
-    if forced == "net" and mode == "local":
-        reason = "source: no started PXE on the boot device (source=net)"
-        return _fails(mode, "-", reason, NOT_FOUND)
+    if forced == "net" and not mode.startswith("net"):
+        return _fails(mode, "-", NO_PXE, NOT_FOUND)
+    if forced == "http" and not mode.startswith("http"):
+        return _fails(mode, "-", NOT_HTTP_BOOTED, NOT_FOUND)
 
-    result = ModePreview(mode=mode, source="local" if mode == "local" else f"net server={server}")
+    base = boot_url(mode, server)
+    host = f"[{server}]" if ":" in server else server
+    source = {"local": "local", "net": f"net server={server}", "net6": f"net server={server}"}
+    result = ModePreview(mode=mode, source=source.get(mode, f"http server={host} url={base}"))
     for ref in refs:
         if not _add(result, _thin_file(ref, parse_stub_path(ref.path or ""), root, mode, server)):
             break
@@ -188,22 +232,49 @@ def _mismatch(expected: str, actual: str) -> str:
     return f"sha256 mismatch (expected {expected}, got {actual})"
 
 
+def _transport(path: StubPath, mode: Mode) -> str:
+    """esp, tftp or http: a URL says so itself; a plain path follows the boot."""
+    if path.scheme == "http":
+        return "http"
+    if path.scheme == "tftp":
+        return "tftp"
+    return {"local": "esp", "net": "tftp", "net6": "tftp"}.get(mode, "http")
+
+
 def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str) -> FilePreview:
     text = ref.path or ""
-    over_net = mode == "net" or path.is_url
-    looked_for = f"tftp://{path.tftp_server or server}/{path.tftp_name}" if over_net else text
-    if over_net and mode == "local":
-        note = f"{ref.role} {looked_for}: {URL_NEEDS_NETBOOT}"
-        return FilePreview(ref.role, looked_for, False, None, "missing", note, NOT_FOUND)
-    if over_net:
+    how = _transport(path, mode)
+
+    def missing(looked_for: str, reason: str, status: str) -> FilePreview:
+        note = f"{ref.role} {looked_for}: {reason}"
+        return FilePreview(ref.role, looked_for, False, None, "missing", note, status)
+
+    if how == "http":
+        looked_for = http_url(boot_url(mode, server), path)
+        if mode == "local":
+            return missing(looked_for, HTTP_NEEDS_NETBOOT, NOT_FOUND)
+        name = urllib.parse.unquote(urllib.parse.urlsplit(looked_for).path).lstrip("/")
+        found, missing_reason = find_served(root, name)
+        if found is None:
+            answer, status = HTTP_ANSWERS[missing_reason or NOT_SERVED]
+            return missing(looked_for, answer, status)
+    elif how == "tftp":
+        looked_for = path.tftp_url(server)
+        if not mode.startswith("net"):
+            return missing(looked_for, URL_NEEDS_NETBOOT, NOT_FOUND)
+        wants_v6 = ":" in (path.tftp_server or server)
+        if wants_v6 != mode.endswith("6"):
+            family = "IPv6" if wants_v6 else "IPv4"
+            reason = f"an {family} TFTP server needs a PXE boot over {family}"
+            return missing(looked_for, reason, UNSUPPORTED)
         found, missing_reason = find_served(root, path.tftp_name)
-        missing_status = TFTP_ERROR
+        if found is None:
+            return missing(looked_for, missing_reason or NOT_SERVED, TFTP_ERROR)
     else:
-        found, missing_reason = find_on_esp(root, path.esp_parts), "file not found"
-        missing_status = NOT_FOUND
-    if found is None:
-        note = f"{ref.role} {looked_for}: {missing_reason}"
-        return FilePreview(ref.role, looked_for, False, None, "missing", note, missing_status)
+        looked_for = text
+        found = find_on_esp(root, path.esp_parts)
+        if found is None:
+            return missing(looked_for, "file not found", NOT_FOUND)
     size = found.stat().st_size
     if size == 0:
         note = f"{ref.role} {looked_for}: empty file"

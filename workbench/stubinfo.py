@@ -19,7 +19,7 @@ from workbench.uki import SECTION_ROLES, PcrPolicy, Profile, pcr_policy, profile
 POLICY_KEYS: dict[str, str] = {
     "on-error": "reset, halt or exit",
     "error-delay": "seconds, 0 to 600",
-    "source": "auto, local or net",
+    "source": "auto, local, net (TFTP) or http",
     "tftp-blksize": "TFTP block size, 512 to 65464",
     "tftp-window": "TFTP window, 1 to 256",
 }
@@ -36,7 +36,7 @@ def _policy_value_ok(key: str, value: str) -> bool:
     if key == "on-error":
         return value in ("reset", "halt", "exit")
     if key == "source":
-        return value in ("auto", "local", "net")
+        return value in ("auto", "local", "net", "http")
     if key in _NUMBER_RANGES:
         low, high, digits = _NUMBER_RANGES[key]
         return (

@@ -8,6 +8,7 @@
 #include "cmdline.h"
 #include "console.h"
 #include "file_buf.h"
+#include "http.h"
 #include "initrd.h"
 #include "linux.h"
 #include "local.h"
@@ -17,6 +18,7 @@
 #include "pe.h"
 #include "policy.h"
 #include "sha256.h"
+#include "url.h"
 
 #ifndef STUB_VERSION
 #define STUB_VERSION "0.0.0"
@@ -34,7 +36,7 @@ typedef struct {
     section hash;         /* .linuxh / .initrdh */
     stub_path path;       /* thin only */
     file_buf file;
-    char subject[STUB_PATH_MAX + 32]; /* what error lines name: the path or the tftp:// URL */
+    char subject[STUB_URL_MAX];   /* what error lines name: the path or the URL fetched */
 } payload;
 
 typedef struct {
@@ -46,10 +48,15 @@ typedef struct {
     payload kernel;
     payload initrd;
     int fat;
-    int use_net;
+    int use_net;                  /* TFTP from the PXE boot server */
+    int use_http;                 /* HTTP, relative to the stub's own URL */
     EFI_PXE_BASE_CODE_PROTOCOL *pxe;
-    uint8_t boot_server[4];
+    int boot_family;
+    uint8_t boot_server[16];
     const char *boot_server_error;
+    http_boot http;
+    const char *http_boot_error;  /* NULL: the stub came by HTTP Boot (why not, otherwise) */
+    const char *http_error;       /* NULL: `http` can fetch http:// paths (why not, otherwise) */
     loaded_kernel loaded;
     EFI_HANDLE initrd_handle;
 } stub_state;
@@ -155,32 +162,60 @@ static EFI_STATUS choose_source(stub_state *s)
     EFI_HANDLE device = s->self->DeviceHandle;
     int local = local_available(device);
     s->pxe = net_find(device);
+    s->http_boot_error = http_find(device, &s->http);
+    int http = s->http_boot_error == NULL;
+    s->http_error = s->http_boot_error;
+    if (!http && s->pxe)
+        s->http_error = http_from_pxe(device, s->pxe->Mode, &s->http);
     switch (s->policy.source) {
     case SOURCE_LOCAL:
         if (!local)
             return console_error("source", NULL, "no file system on the boot device (source=local)", EFI_NOT_FOUND);
-        s->use_net = 0;
         break;
     case SOURCE_NET:
         if (!s->pxe)
             return console_error("source", NULL, "no started PXE on the boot device (source=net)", EFI_NOT_FOUND);
         s->use_net = 1;
         break;
+    case SOURCE_HTTP:
+        if (!http)
+            return console_error("source", NULL, "the stub was not loaded by HTTP Boot (source=http)", EFI_NOT_FOUND);
+        s->use_http = 1;
+        break;
     default:
-        if (!local && !s->pxe)
-            return console_error("source", NULL, "no file system and no PXE on the boot device", EFI_NOT_FOUND);
-        s->use_net = !local;
+        if (!local && !s->pxe && !http) {
+            char message[200];
+            text_buf tb;
+            tb_init(&tb, message, sizeof message);
+            tb_str(&tb, "no file system, no PXE and no HTTP Boot on the boot device (http: ");
+            tb_str(&tb, s->http_boot_error);
+            tb_str(&tb, ")");
+            return console_error("source", NULL, message, EFI_NOT_FOUND);
+        }
+        s->use_http = !local && http;
+        s->use_net = !local && !http;
     }
     if (s->pxe)
-        s->boot_server_error = net_boot_server(s->pxe, s->boot_server);
+        s->boot_server_error = net_boot_server(s->pxe, &s->boot_family, s->boot_server);
 
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, s->use_net ? "source=net" : "source=local");
-    if (s->use_net && !s->boot_server_error) {
-        tb_str(&tb, " server=");
-        tb_ipv4(&tb, s->boot_server);
+    if (s->use_http) {
+        size_t start = 0, count = 0;
+        url_authority(s->http.boot.uri, s->http.boot.uri_len, &start, &count);
+        tb_str(&tb, "source=http server=");
+        tb_bytes(&tb, s->http.boot.uri + start, count);
+        tb_str(&tb, " url=");
+        tb_bytes(&tb, s->http.boot.uri, s->http.boot.uri_len);
+    } else if (s->use_net) {
+        tb_str(&tb, "source=net");
+        if (!s->boot_server_error) {
+            tb_str(&tb, " server=");
+            tb_ip(&tb, s->boot_family, s->boot_server, 0);
+        }
+    } else {
+        tb_str(&tb, "source=local");
     }
     console_end(&tb);
     return EFI_SUCCESS;
@@ -268,30 +303,103 @@ static void print_transfer(const payload *p, const net_transfer *transfer)
         tb_str(&tb, " timeouts=");
         tb_u64(&tb, transfer->timeouts);
     }
+    if (transfer->reads) {
+        tb_str(&tb, " reads=");
+        tb_u64(&tb, transfer->reads);
+    }
     console_end(&tb);
 }
 
-/* Thin stub: fetch one file from the ESP or over TFTP, then verify it. */
+typedef enum { FROM_ESP, FROM_TFTP, FROM_HTTP } transport;
+
+/* Where a path is fetched from: a URL says so itself; a plain path follows the source. */
+static transport transport_of(const stub_state *s, const stub_path *path)
+{
+    if (path->scheme == PATH_HTTP)
+        return FROM_HTTP;
+    if (path->scheme == PATH_TFTP)
+        return FROM_TFTP;
+    return s->use_http ? FROM_HTTP : s->use_net ? FROM_TFTP : FROM_ESP;
+}
+
+/* The URL (or "esp") a payload comes from; NULL or a reason it has none. */
+static const char *describe_source(const stub_state *s, const payload *p, transport how, text_buf *from)
+{
+    if (how == FROM_ESP) {
+        tb_str(from, "esp");
+        return NULL;
+    }
+    if (how == FROM_HTTP) {
+        if (p->path.scheme == PATH_HTTP)
+            return url_for_path(NULL, 0, &p->path, from->buf, from->cap);
+        return url_for_path(s->http.boot.uri, s->http.boot.uri_len, &p->path, from->buf, from->cap);
+    }
+    tb_str(from, "tftp://");
+    if (p->path.scheme == PATH_TFTP)
+        tb_ip(from, p->path.family, p->path.server, 1);
+    else if (!s->boot_server_error)
+        tb_ip(from, s->boot_family, s->boot_server, 1);
+    else
+        tb_str(from, "(unknown)");
+    tb_str(from, "/");
+    tb_str(from, p->path.name);
+    return NULL;
+}
+
+static EFI_STATUS fetch(stub_state *s, payload *p, transport how, net_transfer *transfer,
+                        const char **reason)
+{
+    if (how == FROM_HTTP) {
+        if (s->http_error) {
+            *reason = "http:// paths need a network boot (HTTP Boot or PXE) on a NIC with EFI_HTTP_PROTOCOL";
+            return EFI_NOT_FOUND;
+        }
+        return http_read(&s->http, p->subject, &p->file, transfer, reason);
+    }
+    if (how == FROM_TFTP) {
+        if (!s->pxe) {
+            *reason = "tftp:// paths need a network boot (no PXE on the boot device)";
+            return EFI_NOT_FOUND;
+        }
+        if (p->path.scheme == PATH_TFTP)
+            return net_read(s->self->DeviceHandle, s->pxe, &s->policy, p->path.family, p->path.server,
+                            p->path.name, &p->file, transfer, reason);
+        if (s->boot_server_error) {
+            *reason = s->boot_server_error;
+            return EFI_NOT_FOUND;
+        }
+        return net_read(s->self->DeviceHandle, s->pxe, &s->policy, s->boot_family, s->boot_server,
+                        p->path.name, &p->file, transfer, reason);
+    }
+    CHAR16 esp_path[STUB_PATH_MAX + 1];
+    UINT64 started = clock_ms();
+    *reason = path_esp_ucs2(&p->path, esp_path, sizeof esp_path / sizeof esp_path[0]);
+    EFI_STATUS status = *reason ? EFI_INVALID_PARAMETER
+                                : local_read(s->self->DeviceHandle, esp_path, &p->file, reason);
+    transfer->ms = clock_ms() - started;
+    return status;
+}
+
+/* Thin stub: fetch one file from the ESP, over TFTP or over HTTP, then verify it. */
 static EFI_STATUS fetch_thin(stub_state *s, payload *p)
 {
-    char storage[CONSOLE_LINE_MAX], source[STUB_PATH_MAX + 32];
+    static char source[STUB_URL_MAX];
+    char storage[CONSOLE_LINE_MAX];
     text_buf tb, from;
-    const uint8_t *server = p->path.is_url ? p->path.server : s->boot_server;
-    int over_net = s->use_net || p->path.is_url;
-    const char *reason = NULL;
-    EFI_STATUS status;
+    transport how = transport_of(s, &p->path);
+    const char *reason;
 
     tb_init(&from, source, sizeof source);
-    if (over_net) {
-        tb_str(&from, "tftp://");
-        tb_ipv4(&from, server);
-        tb_str(&from, "/");
-        tb_str(&from, p->path.name);
+    reason = describe_source(s, p, how, &from);
+    if (reason)
+        return console_error(p->what, p->subject, reason, EFI_INVALID_PARAMETER);
+    size_t from_len = 0;
+    while (source[from_len])
+        from_len++;
+    if (how != FROM_ESP) {
         /* Over the network, errors name the URL actually fetched. */
         tb_init(&tb, p->subject, sizeof p->subject);
-        tb_value(&tb, (const uint8_t *)source, from.len);
-    } else {
-        tb_str(&from, "esp");
+        tb_bytes(&tb, (const uint8_t *)source, from_len);
     }
 
     console_begin(&tb, storage, sizeof storage);
@@ -300,27 +408,13 @@ static EFI_STATUS fetch_thin(stub_state *s, payload *p)
     tb_str(&tb, " path=");
     tb_value(&tb, p->content.data, p->content.len);
     tb_str(&tb, " from=");
-    tb_value(&tb, (const uint8_t *)source, from.len);
+    tb_value(&tb, (const uint8_t *)source, from_len);
     console_end(&tb);
 
     /* A long transfer must not trip the boot manager's 5-minute watchdog. */
     uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
     net_transfer transfer = {.via = "esp"};
-    UINT64 started = clock_ms();
-    if (over_net) {
-        if (!s->pxe)
-            return console_error(p->what, p->subject, "tftp:// paths need a network boot (no PXE on the boot device)", EFI_NOT_FOUND);
-        if (!p->path.is_url && s->boot_server_error)
-            return console_error(p->what, p->subject, s->boot_server_error, EFI_NOT_FOUND);
-        status = net_read(s->self->DeviceHandle, s->pxe, &s->policy, server, p->path.name, &p->file,
-                          &transfer, &reason);
-    } else {
-        CHAR16 esp_path[STUB_PATH_MAX + 1];
-        reason = path_esp_ucs2(&p->path, esp_path, sizeof esp_path / sizeof esp_path[0]);
-        status = reason ? EFI_INVALID_PARAMETER
-                        : local_read(s->self->DeviceHandle, esp_path, &p->file, &reason);
-        transfer.ms = clock_ms() - started;
-    }
+    EFI_STATUS status = fetch(s, p, how, &transfer, &reason);
     if (EFI_ERROR(status))
         return console_error(p->what, p->subject, reason, status);
     print_transfer(p, &transfer);

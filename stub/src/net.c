@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "console.h"
 #include "dhcp.h"
+#include "dhcp6.h"
 #include "net.h"
 #include "pxe.h"
 #include "tftp4.h"
@@ -22,7 +23,7 @@ EFI_PXE_BASE_CODE_PROTOCOL *net_find(EFI_HANDLE device)
     EFI_STATUS status = uefi_call_wrapper(BS->HandleProtocol, 3, device, &pxe_guid, (void **)&pxe);
     if (EFI_ERROR(status) || !pxe || !pxe->Mode)
         return NULL;
-    if (!pxe->Mode->Started || !pxe->Mode->DhcpAckReceived || pxe->Mode->UsingIpv6)
+    if (!pxe->Mode->Started || !pxe->Mode->DhcpAckReceived)
         return NULL;
     return pxe;
 }
@@ -33,9 +34,12 @@ static dhcp_packet packet_of(const EFI_PXE_BASE_CODE_PACKET *packet, BOOLEAN rec
     return (dhcp_packet){packet->Raw, dhcp_packet_length(packet->Raw, sizeof packet->Raw), received};
 }
 
-const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, uint8_t server[4])
+const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, int *family, uint8_t server[16])
 {
     EFI_PXE_BASE_CODE_MODE *mode = pxe->Mode;
+    *family = mode->UsingIpv6 ? 6 : 4;
+    if (mode->UsingIpv6)
+        return dhcp6_boot_server(mode->DhcpAck.Raw, sizeof mode->DhcpAck.Raw, server);
     dhcp_packet ack = packet_of(&mode->DhcpAck, mode->DhcpAckReceived);
     dhcp_packet proxy = packet_of(&mode->ProxyOffer, mode->ProxyOfferReceived);
     dhcp_packet reply = packet_of(&mode->PxeReply, mode->PxeReplyReceived);
@@ -44,8 +48,10 @@ const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, uint8_t server[4])
     return dhcp_boot_server(&ack, &proxy, &reply, server, &origin, &field);
 }
 
-/* A block that fills one 1500-byte Ethernet frame: what EDK2 itself asks for. */
+/* A block that fills one 1500-byte Ethernet frame: what EDK2 itself asks for; over IPv6 the
+ * header is 20 bytes longer. */
 #define FRAME_BLKSIZE 1468
+#define FRAME_BLKSIZE_V6 1448
 
 static void fallback_line(const char *why, const char *next)
 {
@@ -59,14 +65,32 @@ static void fallback_line(const char *why, const char *next)
     console_end(&tb);
 }
 
+/* Over IPv6, PXE Base Code's own Mtftp (EDK2's MTFTP6 underneath, its window of 4). */
+static EFI_STATUS read_v6(EFI_PXE_BASE_CODE_PROTOCOL *pxe, const uint8_t *server, const char *name,
+                          file_buf *out, net_transfer *info, const char **reason)
+{
+    info->via = "pxe6";
+    UINT64 started = clock_ms();
+    EFI_STATUS status = pxe_read(pxe, FRAME_BLKSIZE_V6, 6, server, name, out, reason);
+    info->ms = clock_ms() - started;
+    return status;
+}
+
 EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
-                    const uint8_t server[4], const char *name, file_buf *out, net_transfer *info,
-                    const char **reason)
+                    int family, const uint8_t *server, const char *name, file_buf *out,
+                    net_transfer *info, const char **reason)
 {
     tftp_request ask = {policy->tftp_blksize, policy->tftp_window};
     tftp4_result result;
     EFI_STATUS status;
     *info = (net_transfer){0};
+    if ((family == 6) != (pxe->Mode->UsingIpv6 != 0)) {
+        *reason = family == 6 ? "an IPv6 TFTP server needs a PXE boot over IPv6"
+                              : "an IPv4 TFTP server needs a PXE boot over IPv4";
+        return EFI_UNSUPPORTED;
+    }
+    if (family == 6)
+        return read_v6(pxe, server, name, out, info, reason);
     for (;;) {
         status = tftp4_read(device, pxe->Mode, server, name, &ask, out, &result, reason);
         /* The server answered, then its blocks never came: IP fragments dropped on the way. */
@@ -103,7 +127,7 @@ EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
     fallback_line(*reason, "using PXE Base Code");
     info->via = "pxe";
     UINT64 started = clock_ms();
-    status = pxe_read(pxe, FRAME_BLKSIZE, server, name, out, reason);
+    status = pxe_read(pxe, FRAME_BLKSIZE, 4, server, name, out, reason);
     info->ms = clock_ms() - started;
     return status;
 }

@@ -11,27 +11,29 @@
 #include "policy.h"
 #include "sha256.h"
 
-/* PXE Base Code on the boot device, started over IPv4 with a DHCP ACK; NULL otherwise. */
+/* PXE Base Code on the boot device, started (over IPv4 or IPv6) with a DHCP reply; else NULL. */
 EFI_PXE_BASE_CODE_PROTOCOL *net_find(EFI_HANDLE device);
 
-/* The boot server named by the DHCP/PXE packets (see dhcp.h); NULL or a static reason. */
-const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, uint8_t server[4]);
+/* The boot server named by the DHCP/PXE packets: IPv4 as dhcp.h says, IPv6 from the DHCPv6
+ * boot file URL (dhcp6.h). *family is 4 or 6. NULL or a static reason. */
+const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, int *family, uint8_t server[16]);
 
 /* How a file came over the network, for the `stub: transfer` line. */
 typedef struct {
-    const char *via;     /* "mtftp4" or "pxe" */
+    const char *via;     /* "mtftp4", "pxe", "http" (or "esp") */
     unsigned blksize;    /* as agreed; 0 when the firmware does not say (pxe) */
     unsigned window;
     UINT64 ms;
     unsigned timeouts;
+    unsigned reads;      /* http: Response() calls for the body */
     int has_digest;      /* the SHA-256 of the buffer was computed during the transfer */
     uint8_t digest[SHA256_DIGEST_SIZE];
 } net_transfer;
 
-/* Read `name` from `server` into `out`. On failure returns the firmware's status and sets
- * *reason to a short text for the error line. */
+/* Read `name` from `server` (`family` 4 or 6) into `out`. On failure returns the firmware's
+ * status and sets *reason to a short text for the error line. */
 EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
-                    const uint8_t server[4], const char *name, file_buf *out, net_transfer *info,
-                    const char **reason);
+                    int family, const uint8_t *server, const char *name, file_buf *out,
+                    net_transfer *info, const char **reason);
 
 #endif

@@ -1,7 +1,9 @@
 #include "paths.h"
 #include "utf8.h"
 
-static const char URL_PREFIX[] = "tftp://";
+static const char TFTP_PREFIX[] = "tftp://";
+static const char HTTP_PREFIX[] = "http://";
+static const char HTTPS_PREFIX[] = "https://";
 
 int parse_ipv4(const uint8_t *text, size_t len, uint8_t out[4])
 {
@@ -22,6 +24,110 @@ int parse_ipv4(const uint8_t *text, size_t len, uint8_t out[4])
         out[part] = (uint8_t)value;
     }
     return i == len;
+}
+
+static int hex_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int parse_ipv6(const uint8_t *text, size_t len, uint8_t out[16])
+{
+    uint16_t groups[8];
+    int count = 0, gap = -1;  /* gap: the group index where `::` stands */
+    size_t i = 0;
+    if (len >= 2 && text[0] == ':' && text[1] == ':') {
+        gap = 0;
+        i = 2;
+    } else if (len == 0 || text[0] == ':') {
+        return 0;
+    }
+    while (i < len) {
+        unsigned value = 0;
+        size_t start = i;
+        while (i < len && i - start < 4 && hex_value(text[i]) >= 0)
+            value = value * 16 + (unsigned)hex_value(text[i++]);
+        if (i == start || count == 8)
+            return 0;
+        groups[count++] = (uint16_t)value;
+        if (i == len)
+            break;
+        if (text[i] != ':')
+            return 0;  /* a fifth hex digit, a dot or anything else */
+        i++;
+        if (i < len && text[i] == ':') {
+            if (gap >= 0)
+                return 0;
+            gap = count;
+            i++;
+        } else if (i == len) {
+            return 0;  /* a single trailing ':' */
+        }
+    }
+    if (gap < 0 ? count != 8 : count > 7)
+        return 0;
+    int zeros = 8 - count, k = 0;
+    for (int g = 0; g < count; g++) {
+        if (g == gap)
+            for (int z = 0; z < zeros; z++, k++)
+                out[2 * k] = out[2 * k + 1] = 0;
+        out[2 * k] = (uint8_t)(groups[g] >> 8);
+        out[2 * k + 1] = (uint8_t)groups[g];
+        k++;
+    }
+    for (; k < 8; k++)  /* `::` at the end */
+        out[2 * k] = out[2 * k + 1] = 0;
+    return 1;
+}
+
+static int is_dns_char(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.';
+}
+
+int valid_http_authority(const uint8_t *text, size_t len)
+{
+    size_t host_end;
+    uint8_t address[16];
+    if (len > 0 && text[0] == '[') {
+        host_end = 1;
+        while (host_end < len && text[host_end] != ']')
+            host_end++;
+        if (host_end == len || !parse_ipv6(text + 1, host_end - 1, address))
+            return 0;
+        host_end++;
+    } else {
+        host_end = 0;
+        while (host_end < len && text[host_end] != ':') {
+            if (!is_dns_char(text[host_end]))
+                return 0;
+            host_end++;
+        }
+        /* A name starts with a letter or digit and has no empty label. */
+        if (host_end == 0 || text[0] == '.' || text[0] == '-' || text[host_end - 1] == '.')
+            return 0;
+        for (size_t i = 1; i < host_end; i++)
+            if (text[i] == '.' && text[i - 1] == '.')
+                return 0;
+    }
+    if (host_end == len)
+        return 1;
+    if (text[host_end] != ':' || host_end + 1 == len || len - host_end - 1 > 5)
+        return 0;
+    unsigned port = 0;
+    for (size_t i = host_end + 1; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+        port = port * 10 + (unsigned)(text[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
 }
 
 static int is_separator(uint8_t c) { return c == '\\' || c == '/'; }
@@ -82,12 +188,74 @@ static const char *normalise(const uint8_t *text, size_t len, stub_path *out)
     return out->name_len ? NULL : "empty path";
 }
 
+/* What an http:// URL's path may carry as it is: RFC 3986 pchar, `%XX` escapes included. */
+static const char *check_url_name(const stub_path *path)
+{
+    static const char allowed[] = "-._~!$&'()*+,;=:@/";
+    const uint8_t *name = (const uint8_t *)path->name;
+    for (size_t i = 0; i < path->name_len; i++) {
+        uint8_t c = name[i];
+        if (c == '%') {
+            if (path->name_len - i < 3 || hex_value(name[i + 1]) < 0 || hex_value(name[i + 2]) < 0)
+                return "bad %-escape in URL";
+            i += 2;
+            continue;
+        }
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        for (const char *a = allowed; !ok && *a; a++)
+            ok = c == (uint8_t)*a;
+        if (!ok)
+            return "character a URL path cannot carry (write it as %XX)";
+    }
+    return NULL;
+}
+
+static const char *parse_tftp_url(const uint8_t *text, size_t len, stub_path *out)
+{
+    size_t host = sizeof TFTP_PREFIX - 1, end = host;
+    while (end < len && text[end] != '/' && text[end] != '\\')
+        end++;
+    if (end - host >= 2 && text[host] == '[' && text[end - 1] == ']' &&
+        parse_ipv6(text + host + 1, end - host - 2, out->server)) {
+        out->family = 6;
+    } else if (parse_ipv4(text + host, end - host, out->server)) {
+        out->family = 4;
+    } else {
+        return "TFTP server is not an IPv4 or [IPv6] address";
+    }
+    out->scheme = PATH_TFTP;
+    return normalise(text + end, len - end, out);
+}
+
+static const char *parse_http_url(const uint8_t *text, size_t len, int https, stub_path *out)
+{
+    size_t host = https ? sizeof HTTPS_PREFIX - 1 : sizeof HTTP_PREFIX - 1, end = host;
+    while (end < len && text[end] != '/' && text[end] != '\\')
+        end++;
+    if (!valid_http_authority(text + host, end - host))
+        return "HTTP host is not an IP address or DNS name (with an optional :port)";
+    if (end - host >= STUB_AUTHORITY_MAX)
+        return "HTTP host too long";
+    for (size_t i = host; i < end; i++)
+        out->authority[i - host] = (char)text[i];
+    out->authority[end - host] = '\0';
+    out->scheme = PATH_HTTP;
+    out->https = https;
+    const char *reason = normalise(text + end, len - end, out);
+    return reason ? reason : check_url_name(out);
+}
+
 const char *path_parse(const uint8_t *text, size_t len, stub_path *out)
 {
     out->is_url = 0;
+    out->scheme = PATH_PLAIN;
+    out->absolute = 0;
+    out->family = 0;
+    out->https = 0;
+    out->authority[0] = '\0';
     out->name_len = 0;
     out->name[0] = '\0';
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 16; k++)
         out->server[k] = 0;
     if (len == 0)
         return "empty path";
@@ -100,17 +268,19 @@ const char *path_parse(const uint8_t *text, size_t len, stub_path *out)
             return "control character in path";
         i += used;
     }
-    if (!looks_like_url(text, len))
+    if (!looks_like_url(text, len)) {
+        out->absolute = is_separator(text[0]);
         return normalise(text, len, out);
-    if (!has_prefix(text, len, URL_PREFIX))
-        return "unsupported URL scheme (only tftp://)";
-    size_t host = sizeof URL_PREFIX - 1, end = host;
-    while (end < len && text[end] != '/')
-        end++;
-    if (!parse_ipv4(text + host, end - host, out->server))
-        return "server is not a dotted-quad IPv4 address";
+    }
     out->is_url = 1;
-    return normalise(text + end, len - end, out);
+    if (has_prefix(text, len, TFTP_PREFIX))
+        return parse_tftp_url(text, len, out);
+    if (has_prefix(text, len, HTTP_PREFIX))
+        return parse_http_url(text, len, 0, out);
+    if (has_prefix(text, len, HTTPS_PREFIX))
+        return parse_http_url(text, len, 1, out);
+    out->is_url = 0;
+    return "unsupported URL scheme (tftp://, http:// or https://)";
 }
 
 const char *path_esp_ucs2(const stub_path *path, uint16_t *out, size_t out_cap)

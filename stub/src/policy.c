@@ -50,7 +50,7 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
                        policy_warning_fn warn, void *ctx)
 {
     static const char *const on_error_words[] = {"reset", "halt", "exit", NULL};
-    static const char *const source_words[] = {"auto", "local", "net", NULL};
+    static const char *const source_words[] = {"auto", "local", "net", "http", NULL};
     while (len > 0 && is_blank(line[0])) {
         line++;
         len--;

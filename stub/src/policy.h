@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 typedef enum { ON_ERROR_RESET, ON_ERROR_HALT, ON_ERROR_EXIT } on_error_action;
-typedef enum { SOURCE_AUTO, SOURCE_LOCAL, SOURCE_NET } boot_source;
+typedef enum { SOURCE_AUTO, SOURCE_LOCAL, SOURCE_NET, SOURCE_HTTP } boot_source;
 
 typedef struct {
     on_error_action on_error;

@@ -64,8 +64,8 @@ static EFI_STATUS mtftp(EFI_PXE_BASE_CODE_PROTOCOL *pxe, EFI_PXE_BASE_CODE_TFTP_
                              (UINT8 *)name, NULL, buffer == NULL);
 }
 
-EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, const uint8_t server[4],
-                    const char *name, file_buf *out, const char **reason)
+EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int family,
+                    const uint8_t *server, const char *name, file_buf *out, const char **reason)
 {
     EFI_IP_ADDRESS server_ip;
     UINTN block_size = blksize;
@@ -73,8 +73,7 @@ EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, const uin
     UINT64 size = 0;
     *out = (file_buf){0};
     SetMem(&server_ip, sizeof server_ip, 0);
-    for (int i = 0; i < 4; i++)
-        server_ip.v4.Addr[i] = server[i];
+    CopyMem(&server_ip, (void *)server, family == 6 ? 16 : 4);
 
     EFI_STATUS status = mtftp(pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, &size, block,
                               &server_ip, name);

@@ -9,7 +9,8 @@
 
 #include "file_buf.h"
 
-EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, const uint8_t server[4],
-                    const char *name, file_buf *out, const char **reason);
+/* `server` holds 4 (family 4) or 16 (family 6) bytes. */
+EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int family,
+                    const uint8_t *server, const char *name, file_buf *out, const char **reason);
 
 #endif

@@ -84,3 +84,52 @@ void tb_ipv4(text_buf *tb, const uint8_t ip[4])
         tb_u64(tb, ip[i]);
     }
 }
+
+void tb_ipv6(text_buf *tb, const uint8_t ip[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned groups[8];
+    int best = -1, best_len = 1;
+    for (int g = 0; g < 8; g++)
+        groups[g] = (unsigned)ip[2 * g] << 8 | ip[2 * g + 1];
+    for (int g = 0; g < 8;) {
+        int run = 0;
+        while (g + run < 8 && groups[g + run] == 0)
+            run++;
+        if (run > best_len) {
+            best = g;
+            best_len = run;
+        }
+        g += run ? run : 1;
+    }
+    for (int g = 0; g < 8; g++) {
+        if (g == best) {
+            tb_str(tb, "::");
+            g += best_len - 1;
+            continue;
+        }
+        if (g && g != best + best_len)
+            tb_char(tb, ':');
+        int started = 0;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            unsigned digit = (groups[g] >> shift) & 15;
+            if (digit || started || shift == 0) {
+                tb_char(tb, hex[digit]);
+                started = 1;
+            }
+        }
+    }
+}
+
+void tb_ip(text_buf *tb, int family, const uint8_t *ip, int bracket)
+{
+    if (family != 6) {
+        tb_ipv4(tb, ip);
+        return;
+    }
+    if (bracket)
+        tb_char(tb, '[');
+    tb_ipv6(tb, ip);
+    if (bracket)
+        tb_char(tb, ']');
+}

@@ -22,5 +22,10 @@ void tb_quoted(text_buf *tb, const uint8_t *bytes, size_t len);
 void tb_value(text_buf *tb, const uint8_t *bytes, size_t len);
 /* A dotted quad. */
 void tb_ipv4(text_buf *tb, const uint8_t ip[4]);
+/* RFC 5952 text: lower-case hex, no leading zeros, the longest run of two or more zero
+ * groups (the first of equals) as `::`. */
+void tb_ipv6(text_buf *tb, const uint8_t ip[16]);
+/* tb_ipv4 (family 4) or tb_ipv6 (family 6); `bracket` puts an IPv6 address in [] (URLs). */
+void tb_ip(text_buf *tb, int family, const uint8_t *ip, int bracket);
 
 #endif

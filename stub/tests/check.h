@@ -22,5 +22,8 @@ void test_textbuf_all(void);
 void test_tftp_error(void);
 void test_tftp_oack(void);
 void test_dhcp(void);
+void test_dhcp6(void);
+void test_devpath(void);
+void test_http_status(void);
 
 #endif

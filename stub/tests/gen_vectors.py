@@ -1,5 +1,6 @@
 """Turn tests/vectors/paths.json into a C header for the host tests (same vectors as Python)."""
 
+import ipaddress
 import json
 import sys
 
@@ -9,22 +10,55 @@ def c_bytes(data: bytes) -> str:
     return '"' + "".join(f"\\{b:03o}" for b in data) + '"'
 
 
+SCHEMES = {"plain": "PATH_PLAIN", "tftp": "PATH_TFTP", "http": "PATH_HTTP"}
+
+
+def raw_input(vector: dict) -> bytes:
+    return bytes.fromhex(vector["input_hex"]) if "input_hex" in vector else vector["input"].encode()
+
+
+def optional(text: str | None) -> str:
+    return c_bytes(text.encode()) if text is not None else "NULL"
+
+
+def path_vector(v: dict) -> str:
+    raw = raw_input(v)
+    server = v.get("tftp_server")
+    address = ipaddress.ip_address(server) if server else None
+    family = 0 if address is None else address.version
+    packed = list(address.packed) if address else []
+    packed += [0] * (16 - len(packed))
+    esp = ("\\" + "\\".join(v.get("esp_parts") or [])).encode()
+    fields = [
+        c_bytes(raw), str(len(raw)), optional(v.get("error")),
+        c_bytes((v.get("tftp_name") or "").encode()), SCHEMES[v.get("scheme", "plain")],
+        "1" if v.get("absolute") else "0", str(family), "{" + ", ".join(map(str, packed)) + "}",
+        c_bytes((v.get("http_authority") or "").encode()), "1" if v.get("https") else "0",
+        c_bytes(esp),
+    ]  # fmt: skip
+    return "    {" + ", ".join(fields) + "},"
+
+
+def url_vector(v: dict) -> str:
+    base = v["base"].encode() if v["base"] is not None else None
+    raw = v["input"].encode()
+    fields = [
+        c_bytes(base) if base is not None else "NULL", str(len(base or b"")), c_bytes(raw),
+        str(len(raw)), optional(v.get("url")), optional(v.get("error")),
+    ]  # fmt: skip
+    return "    {" + ", ".join(fields) + "},"
+
+
 def main() -> None:
-    vectors = json.load(open(sys.argv[1], encoding="utf-8"))["vectors"]
+    data = json.load(open(sys.argv[1], encoding="utf-8"))
     print("/* Generated from tests/vectors/paths.json by stub/tests/gen_vectors.py. */")
     print("static const struct path_vector path_vectors[] = {")
-    for v in vectors:
-        raw = bytes.fromhex(v["input_hex"]) if "input_hex" in v else v["input"].encode()
-        error = v.get("error")
-        name = (v.get("tftp_name") or "").encode()
-        server = v.get("tftp_server")
-        quad = [int(x) for x in server.split(".")] if server else [0, 0, 0, 0]
-        esp = ("\\" + "\\".join(v.get("esp_parts") or [])).encode()
-        print(
-            f"    {{{c_bytes(raw)}, {len(raw)}, {c_bytes(error.encode()) if error else 'NULL'}, "
-            f"{c_bytes(name)}, {1 if server else 0}, {{{', '.join(map(str, quad))}}}, "
-            f"{c_bytes(esp)}}},"
-        )
+    for v in data["vectors"]:
+        print(path_vector(v))
+    print("};")
+    print("static const struct url_vector url_vectors[] = {")
+    for v in data["http_urls"]:
+        print(url_vector(v))
     print("};")
 
 

@@ -36,6 +36,9 @@ int main(void)
     test_tftp_error();
     test_tftp_oack();
     test_dhcp();
+    test_dhcp6();
+    test_devpath();
+    test_http_status();
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
 }

@@ -1,17 +1,32 @@
-/* Path rules against the vectors shared with workbench/paths.py, plus the IPv4 parser. */
+/* Path rules and HTTP URLs against the vectors shared with workbench/paths.py, plus the IP
+ * address parsers. */
 #include <stdlib.h>
 
 #include "check.h"
 #include "paths.h"
+#include "url.h"
 
 struct path_vector {
     const char *input;
     size_t input_len;
     const char *error;
     const char *tftp_name;
-    int has_server;
-    uint8_t server[4];
+    path_scheme scheme;
+    int absolute;
+    int family;
+    uint8_t server[16];
+    const char *authority;
+    int https;
     const char *esp_path;
+};
+
+struct url_vector {
+    const char *base;
+    size_t base_len;
+    const char *input;
+    size_t input_len;
+    const char *url;
+    const char *error;
 };
 
 #include "paths_vectors.h"
@@ -29,8 +44,13 @@ static void check_vector(const struct path_vector *v)
         return;
     CHECK_STR(path.name, v->tftp_name);
     CHECK(path.name_len == strlen(v->tftp_name));
-    CHECK(path.is_url == v->has_server);
-    CHECK(memcmp(path.server, v->server, 4) == 0);
+    CHECK(path.scheme == v->scheme);
+    CHECK(path.is_url == (v->scheme != PATH_PLAIN));
+    CHECK(path.absolute == v->absolute);
+    CHECK(path.family == v->family);
+    CHECK(memcmp(path.server, v->server, 16) == 0);
+    CHECK_STR(path.authority, v->authority);
+    CHECK(path.https == v->https);
 
     uint16_t ucs2[STUB_PATH_MAX + 1];
     char narrow[STUB_PATH_MAX * 3];
@@ -86,11 +106,67 @@ static void test_small_buffers(void)
     CHECK_STR(path_esp_ucs2(&path, ucs2, 4), "character outside UCS-2 in path");
 }
 
+static void check_url_vector(const struct url_vector *v)
+{
+    stub_path path;
+    char url[STUB_URL_MAX];
+    uint8_t *base = v->base ? malloc(v->base_len ? v->base_len : 1) : NULL;
+    if (base)
+        memcpy(base, v->base, v->base_len);
+    CHECK_STR(path_parse((const uint8_t *)v->input, v->input_len, &path), NULL);
+    const char *reason = url_for_path(base, v->base_len, &path, url, sizeof url);
+    free(base);
+    CHECK_STR(reason, v->error);
+    if (!reason)
+        CHECK_STR(url, v->url);
+}
+
+static void test_ipv6(void)
+{
+    uint8_t ip[16];
+    static const uint8_t loopback[16] = {[15] = 1};
+    CHECK(parse_ipv6((const uint8_t *)"::1", 3, ip) && memcmp(ip, loopback, 16) == 0);
+    CHECK(parse_ipv6((const uint8_t *)"fd00::2", 7, ip) && ip[0] == 0xfd && ip[15] == 2 && ip[1] == 0);
+    CHECK(parse_ipv6((const uint8_t *)"1::", 3, ip) && ip[1] == 1 && ip[15] == 0);
+    CHECK(parse_ipv6((const uint8_t *)"::", 2, ip));
+    CHECK(!parse_ipv6((const uint8_t *)":", 1, ip));
+    CHECK(!parse_ipv6((const uint8_t *)"", 0, ip));
+    CHECK(!parse_ipv6((const uint8_t *)":::", 3, ip));
+    CHECK(!parse_ipv6((const uint8_t *)"1:2:3:4:5:6:7", 13, ip));
+}
+
+static void test_authority(void)
+{
+    static const char *const good[] = {"h", "10.0.2.2:80", "[::1]", "[fd00::2]:8080", "a-b.c.example:65535", "x:1"};
+    static const char *const bad[] = {"", ":80", "h:", "h:0", "h:99999", "h:123456", "[::1", "[x]", "-h", "h.", ".h", "a_b", "u@h", "h:8a"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK(valid_http_authority((const uint8_t *)good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(!valid_http_authority((const uint8_t *)bad[i], strlen(bad[i])));
+}
+
+static void test_url_small_buffer(void)
+{
+    stub_path path;
+    char url[24];
+    const uint8_t base[] = "http://10.0.2.2/EFI/BOOT/BOOTX64.EFI";
+    CHECK_STR(path_parse((const uint8_t *)"\\EFI\\Linux\\vmlinuz", 18, &path), NULL);
+    CHECK_STR(url_for_path(base, sizeof base - 1, &path, url, sizeof url), "URL too long");
+    CHECK(strlen(url) < sizeof url);
+    CHECK(url_is_http(base, sizeof base - 1));
+    CHECK(!url_is_http((const uint8_t *)"http://h/\x01", 10));
+}
+
 void test_paths(void)
 {
     for (size_t i = 0; i < sizeof path_vectors / sizeof path_vectors[0]; i++)
         check_vector(&path_vectors[i]);
     CHECK(sizeof path_vectors / sizeof path_vectors[0] >= 30);
+    for (size_t i = 0; i < sizeof url_vectors / sizeof url_vectors[0]; i++)
+        check_url_vector(&url_vectors[i]);
     test_ipv4();
+    test_ipv6();
+    test_authority();
+    test_url_small_buffer();
     test_small_buffers();
 }

@@ -52,6 +52,8 @@ static void test_policy(void)
     p = parse_policy("on-error=halt\non-error=RESET", &w);
     CHECK(p.on_error == ON_ERROR_RESET && w.count == 1);  /* a bad value falls back to the default */
     p = parse_policy("source=http", &w);
+    CHECK(p.source == SOURCE_HTTP && !w.count);
+    p = parse_policy("source=ftp", &w);
     CHECK(p.source == SOURCE_AUTO && w.count == 1);
     p = parse_policy("colour=blue\nsource=net", &w);
     CHECK(p.source == SOURCE_NET && w.count == 1);

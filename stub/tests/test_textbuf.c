@@ -56,8 +56,39 @@ static void test_ipv4(void)
     CHECK_STR(storage, "10.0.2.255");
 }
 
+static void test_ipv6(void)
+{
+    static const struct {
+        uint8_t ip[16];
+        const char *text;
+    } cases[] = {
+        {{0}, "::"},
+        {{[15] = 1}, "::1"},
+        {{0xfd, 0, [15] = 2}, "fd00::2"},
+        {{0x20, 0x01, 0x0d, 0xb8, [9] = 1, [15] = 1}, "2001:db8::1:0:0:1"},
+        {{0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, "1:0:0:1::1"},
+        {{0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8}, "1:2:3:4:5:6:7:8"},
+        {{0, 1, 0, 0, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8}, "1:0:3:4:5:6:7:8"},
+        {{0xfe, 0x80, [7] = 1}, "fe80:0:0:1::"},
+        {{0xab, 0xcd, 0x0a, 0xbc, [14] = 0x10}, "abcd:abc::1000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char storage[64];
+        text_buf tb;
+        tb_init(&tb, storage, sizeof storage);
+        tb_ipv6(&tb, cases[i].ip);
+        CHECK_STR(storage, cases[i].text);
+    }
+    char storage[64];
+    text_buf tb;
+    tb_init(&tb, storage, sizeof storage);
+    tb_ip(&tb, 6, cases[2].ip, 1);
+    CHECK_STR(storage, "[fd00::2]");
+}
+
 void test_textbuf_all(void)
 {
     test_text_buf();
     test_ipv4();
+    test_ipv6();
 }

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from workbench.commands.serve import add_fault_options, fault_plan
-from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
 from workbench.lab.boot import TFTP_SERVERS, BootRequest, BootRun
 from workbench.lab.events import (
@@ -19,8 +18,9 @@ from workbench.lab.events import (
     Outcome,
     Reset,
     SerialLine,
-    TftpTransfer,
+    Transfer,
 )
+from workbench.lab.request import BOOT_MODES
 
 DESCRIPTION = """\
 Boot ROOT (a tree with EFI/BOOT/BOOTX64.EFI, as `workbench build` makes it) in QEMU with OVMF
@@ -30,6 +30,12 @@ and stream the serial console as it happens; the last line is the outcome.
   --mode net    ROOT is served over TFTP inside a private network namespace (tap device,
                 dnsmasq as DHCP only, nothing reaches the host's networks); the firmware
                 PXE-boots EFI/BOOT/BOOTX64.EFI and TFTP transfers are shown too.
+  --mode http   the same namespace, but ROOT is served over HTTP and the firmware boots
+                http://10.0.2.2/EFI/BOOT/BOOTX64.EFI by UEFI HTTP Boot (dnsmasq answers the
+                HTTPClient vendor class with that URL; OVMF's PXE is switched off).
+  --ipv6        with net or http: the namespace is IPv6 only (fd00::/64, DHCPv6 and router
+                advertisements) and OVMF loads no IPv4 stack; the URL is tftp:// or
+                http://[fd00::2]/EFI/BOOT/BOOTX64.EFI (DHCPv6 option 59).
 
 Success: with --expect TEXT, TEXT appears on the serial console. Without it, the stub starts
 the kernel (`stub: starting kernel`) and the machine then powers itself off; for another
@@ -47,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("root", type=Path, metavar="ROOT", help="tree with EFI/BOOT/BOOTX64.EFI")
-    parser.add_argument("--mode", choices=("local", "net"), default="local")
+    parser.add_argument("--mode", choices=BOOT_MODES, default="local")
+    parser.add_argument("--ipv6", action="store_true", help="--mode net|http over IPv6 only")
     parser.add_argument("--expect", metavar="TEXT", help="serial text that means success")
     parser.add_argument("--timeout", type=float, default=120, metavar="S", help="default 120")
     parser.add_argument("--log", type=Path, metavar="FILE", help="also write the console here")
@@ -87,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="--mode net: largest RFC 7440 window our server grants (1: lock-step only)",
     )
     faults = parser.add_argument_group(
-        "TFTP faults (--mode net; NAME as the client asks for it, e.g. EFI/Linux/vmlinuz)"
+        "faults (--mode net: TFTP, --mode http: HTTP; NAME as the client asks for it, "
+        "e.g. EFI/Linux/vmlinuz)"
     )
     add_fault_options(faults)
     parser.set_defaults(func=run)
@@ -97,8 +105,8 @@ def describe(event: Event) -> str | None:
     """One human line for an event, or None for events the console line already shows."""
     if isinstance(event, SerialLine):
         return event.text
-    if isinstance(event, TftpTransfer):
-        if event.state == "progress":
+    if isinstance(event, Transfer):
+        if event.state in ("progress", "probe"):
             return None
         size = f" {event.bytes} bytes" if event.bytes else ""
         if event.state == "started" and event.blksize:
@@ -107,7 +115,9 @@ def describe(event: Event) -> str | None:
         if event.state == "done" and event.retransmits:
             took += f", {event.retransmits} resent"
         error = f": {event.error}" if event.error else ""
-        return f"[tftp] {event.state} {event.filename} ({event.client}){size}{took}{error}"
+        return (
+            f"[{event.protocol}] {event.state} {event.filename} ({event.client}){size}{took}{error}"
+        )
     if isinstance(event, LabNote):
         return f"[lab] {event.text}"
     if isinstance(event, Reset):
@@ -137,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
     faults = fault_plan(args)
-    if faults is not None and args.mode != "net":
-        raise WorkbenchError("TFTP faults need --mode net")
     request = BootRequest(
         root=args.root,
         mode=args.mode,
@@ -152,6 +160,7 @@ def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
         tftp_server=args.tftp_server,
         tftp_max_window=args.tftp_max_window,
         tpm=args.tpm,
+        ipv6=args.ipv6,
     )
 
     def show(event: Event) -> None:

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stub", type=Path, help="base stub (default: stub/build/stub.efi)")
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
-        help="policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net, "
+        help="policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net|http, "
         "tftp-blksize=N, tftp-window=N",
     )  # fmt: skip
     parser.add_argument("--osrel", type=Path, metavar="FILE", help="os-release text to embed")

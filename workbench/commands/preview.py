@@ -1,4 +1,4 @@
-"""`workbench preview`: what the stub will do from a local ESP and over the network."""
+"""`workbench preview`: what the stub will do from a local ESP and on each network boot."""
 
 from __future__ import annotations
 
@@ -7,22 +7,32 @@ import json
 from pathlib import Path
 
 from workbench.lookup import tree_of
-from workbench.preview import DEFAULT_SERVER, ModePreview, Preview, preview
+from workbench.preview import (
+    DEFAULT_SERVER,
+    DEFAULT_SERVER6,
+    MODE_TITLES,
+    MODES,
+    ModePreview,
+    Preview,
+    preview,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "preview",
-        help="predict a local and a network boot of a stub, file by file",
-        description="Follow the stub's own rules (boot source, path mapping, lookup, SHA-256) "
-        "for a local ESP and for a netboot side by side, and predict the outcome.",
+        help="predict a local, a TFTP and an HTTP boot of a stub (IPv4 and IPv6), file by file",
+        description="Follow the stub's own rules (boot source, path mapping, URL resolution, "
+        "lookup, SHA-256) for a local ESP, a PXE/TFTP boot and a UEFI HTTP Boot, over IPv4 and "
+        "IPv6, and predict each outcome with the exact path or URL the stub asks for.",
     )
     parser.add_argument("stub", type=Path, help="the stub (.efi)")
     parser.add_argument(
         "--root", type=Path,
         help="ESP / TFTP root (default: the tree the stub sits in at ROOT/EFI/BOOT/BOOTX64.EFI)",
     )  # fmt: skip
-    parser.add_argument("--server", default=DEFAULT_SERVER, help="boot server the DHCP names")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="IPv4 boot server (10.0.2.2)")
+    parser.add_argument("--server6", default=DEFAULT_SERVER6, help="IPv6 boot server (fd00::2)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -33,7 +43,8 @@ def default_root(stub: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = preview(args.stub, args.root or default_root(args.stub), server=args.server)
+    root = args.root or default_root(args.stub)
+    result = preview(args.stub, root, server=args.server, server6=args.server6)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -53,13 +64,24 @@ def _mode_lines(mode: ModePreview) -> list[str]:
     return lines
 
 
-def render(result: Preview) -> str:
-    left = ["LOCAL ESP", *_mode_lines(result.local)]
-    right = ["NETBOOT", *_mode_lines(result.net)]
+def _side_by_side(left: list[str], right: list[str]) -> list[str]:
     width = max(len(line) for line in left) + 3
-    rows = [f"stub: {result.stub}  ({result.flavour})", f"root: {result.root}", ""]
+    rows = []
     for index in range(max(len(left), len(right))):
         a = left[index] if index < len(left) else ""
         b = right[index] if index < len(right) else ""
         rows.append(f"{a:<{width}}{b}".rstrip())
+    return rows
+
+
+def render(result: Preview) -> str:
+    """Local ESP beside PXE/TFTP, then HTTP Boot beside the IPv6 boots' verdicts."""
+    columns = {mode: [MODE_TITLES[mode].upper(), *_mode_lines(getattr(result, mode))]
+               for mode in MODES}  # fmt: skip
+    rows = [f"stub: {result.stub}  ({result.flavour})", f"root: {result.root}", ""]
+    rows += _side_by_side(columns["local"], columns["net"])
+    rows.append("")
+    rows += _side_by_side(columns["http"], columns["net6"])
+    rows.append("")
+    rows += columns["http6"]
     return "\n".join(rows)

@@ -1,4 +1,5 @@
-"""`workbench serve ROOT`: the read-only TFTP server in the foreground, logging transfers."""
+"""`workbench serve ROOT`: the read-only TFTP (or, with --http, HTTP) server in the
+foreground, logging transfers."""
 
 from __future__ import annotations
 
@@ -7,25 +8,32 @@ import threading
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.lab.events import TftpTransfer
-from workbench.lab.tftp import DEFAULT_MAX_WINDOW, FaultPlan, TftpServer
+from workbench.lab.events import Transfer
+from workbench.lab.http import HttpServer
+from workbench.lab.tftp import DEFAULT_MAX_WINDOW, FaultPlan, TftpServer, where
 
 DEFAULT_PORT = 6969
+DEFAULT_HTTP_PORT = 8080
+TFTP_ONLY = ("drop_every", "refuse_options")
+HTTP_ONLY = ("http_status", "stall_after", "no_length")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="serve a tree read-only over TFTP (127.0.0.1:6969 by default)",
+        help="serve a tree read-only over TFTP (127.0.0.1:6969) or HTTP (--http, :8080)",
         description=(
-            "Serve ROOT read-only over TFTP in the foreground and log each transfer. Names that "
-            "leave ROOT ('..', absolute names, symlinks pointing outside) and all writes are "
-            "refused. Port 69 on a host interface needs root and is used only if you ask for it."
+            "Serve ROOT read-only over TFTP (or HTTP with --http) in the foreground and log each "
+            "transfer. Names that leave ROOT ('..', absolute names, symlinks pointing outside) "
+            "and all writes (HTTP: every method but GET and HEAD) are refused. Ports below 1024 "
+            "on a host interface need root and are used only if you ask for them. ADDR may be "
+            "IPv6 (::1)."
         ),
     )
     parser.add_argument("root", type=Path, metavar="ROOT")
+    parser.add_argument("--http", action="store_true", help="serve HTTP instead of TFTP")
     parser.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="default 127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="default 6969")
+    parser.add_argument("--port", type=int, metavar="N", help="default 6969 (TFTP), 8080 (HTTP)")
     parser.add_argument("--max-window", type=int, default=DEFAULT_MAX_WINDOW, metavar="N",
                         help=f"largest RFC 7440 window granted (default {DEFAULT_MAX_WINDOW}; "
                         "1 answers lock-step only)")  # fmt: skip
@@ -34,18 +42,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_fault_options(container: argparse._ActionsContainer) -> None:
-    """The fault options fault_plan() reads; `boot --mode net` takes them too."""
+    """The fault options fault_plan() reads; `boot --mode net|http` takes them too."""
     options = (
-        ("--fail-first", "NAME=N", "answer the first N requests for NAME with a TFTP error"),
-        ("--stop-after", "NAME=BYTES", "stop sending NAME after BYTES (the client times out)"),
+        (
+            "--fail-first",
+            "NAME=N",
+            "answer the first N requests for NAME with an error (TFTP error 1, HTTP 503)",
+        ),
+        (
+            "--stop-after",
+            "NAME=BYTES",
+            "stop sending NAME after BYTES (TFTP: the client times "
+            "out; HTTP: the connection closes early)",
+        ),
         ("--corrupt", "NAME=OFFSET", "flip the byte at OFFSET of NAME as it is sent"),
         ("--drop-every", "NAME=N", "lose every Nth DATA packet of NAME the first time it is sent"),
         (
             "--refuse-option",
             "NAME=OPTION[,OPTION]",
-            "answer requests for NAME that ask for "
+            "TFTP: answer requests for NAME that ask for "
             "OPTION (e.g. windowsize) with TFTP error 8, as an older server does",
         ),
+        ("--http-status", "NAME=CODE", "HTTP: answer every request for NAME with CODE (404...)"),
+        ("--stall-after", "NAME=BYTES", "HTTP: send BYTES of NAME, then nothing (a timeout)"),
+        ("--no-length", "NAME", "HTTP: send NAME without a Content-Length header"),
     )
     for flag, metavar, text in options:
         container.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
@@ -86,14 +106,21 @@ def fault_plan(args: argparse.Namespace) -> FaultPlan | None:
         corrupt=parse_assignments(args.corrupt, "--corrupt"),
         drop_every=parse_assignments(args.drop_every, "--drop-every"),
         refuse_options=parse_option_lists(args.refuse_option),
+        http_status=parse_assignments(args.http_status, "--http-status"),
+        stall_after=parse_assignments(args.stall_after, "--stall-after"),
+        no_length=[name.lstrip("/") for name in args.no_length],
     )
+    for name, code in plan.http_status.items():
+        if not 100 <= code <= 599:
+            raise WorkbenchError(f"--http-status {name}={code}: not an HTTP status (100-599)")
     for name, every in plan.drop_every.items():
         if every < 2:
             raise WorkbenchError(f"--drop-every {name}={every}: N must be 2 or more")
     return plan if plan else None
 
 
-def describe(event: TftpTransfer) -> str:
+def describe(event: Transfer) -> str:
+    """One log line per transfer event (TFTP and HTTP alike)."""
     size = f"{event.bytes}/{event.total}" if event.total is not None else str(event.bytes)
     line = f"{event.client} {event.state:8} {event.filename} {size} bytes"
     if event.state == "started" and event.blksize:
@@ -108,20 +135,30 @@ def describe(event: TftpTransfer) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.port <= 65535:
-        raise WorkbenchError(f"--port {args.port}: not a UDP port")
+    port = args.port if args.port is not None else DEFAULT_HTTP_PORT if args.http else DEFAULT_PORT
+    if not 0 <= port <= 65535:
+        raise WorkbenchError(f"--port {port}: not a port number")
     faults = fault_plan(args)
-    server = TftpServer(
-        args.root,
-        bind=args.bind,
-        port=args.port,
-        faults=faults,
-        on_event=lambda event: print(describe(event), flush=True),
-        max_window=args.max_window,
-    )
+    wrong = TFTP_ONLY if args.http else HTTP_ONLY
+    if faults is not None and any(getattr(faults, name) for name in wrong):
+        kind = "TFTP" if args.http else "HTTP"
+        raise WorkbenchError(
+            f"that fault is {kind}'s own: serve {'without' if args.http else 'with'} --http"
+        )
+
+    def log(event: Transfer) -> None:
+        print(describe(event), flush=True)
+
+    server: TftpServer | HttpServer
+    if args.http:
+        server = HttpServer(args.root, bind=args.bind, port=port, faults=faults, on_event=log)
+    else:
+        server = TftpServer(args.root, bind=args.bind, port=port, faults=faults, on_event=log,
+                            max_window=args.max_window)  # fmt: skip
     with server:
-        where = f"{args.bind}:{server.port}"
-        print(f"serving {args.root} read-only on {where} (Ctrl-C stops)", flush=True)
+        address = where(args.bind, server.port)
+        shown = f"http://{address}/" if args.http else address
+        print(f"serving {args.root} read-only on {shown} (Ctrl-C stops)", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -19,7 +19,11 @@ from typing import IO, Any, Protocol
 
 from workbench import contract
 from workbench.errors import WorkbenchError
-from workbench.lab.console import parse_firmware_refusal, parse_stub_line
+from workbench.lab.console import (
+    parse_firmware_load_failure,
+    parse_firmware_refusal,
+    parse_stub_line,
+)
 from workbench.lab.esp import make_esp_image
 from workbench.lab.events import (
     Event,
@@ -34,7 +38,8 @@ from workbench.lab.events import (
 )
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
-from workbench.lab.request import TFTP_SERVERS, BootRequest
+from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest
+from workbench.lab.tftp import FaultPlan
 from workbench.lab.tpm import SoftwareTpm
 
 OnEvent = Callable[[Event], None]
@@ -103,8 +108,10 @@ def validate(request: BootRequest) -> Firmware:
         raise WorkbenchError(f"{root}: no such directory")
     if not (root / contract.BOOT_PATH).is_file():
         raise WorkbenchError(f"{root}: no {contract.BOOT_PATH} (nothing for the firmware to boot)")
-    if request.mode not in ("local", "net"):
-        raise WorkbenchError(f"unknown boot mode {request.mode!r} (local or net)")
+    if request.mode not in BOOT_MODES:
+        raise WorkbenchError(f"unknown boot mode {request.mode!r} ({', '.join(BOOT_MODES)})")
+    if request.ipv6 and request.mode == "local":
+        raise WorkbenchError("--ipv6 needs --mode net or --mode http")
     if request.expect == "":
         raise WorkbenchError("the expected text must not be empty")
     if request.timeout <= 0:
@@ -117,12 +124,31 @@ def validate(request: BootRequest) -> Firmware:
         )
     if request.tftp_server != "workbench" and (request.faults or request.mode != "net"):
         raise WorkbenchError("--tftp-server other than workbench needs --mode net and no faults")
+    if request.faults is not None:
+        check_faults(request.faults, request.mode)
     if request.tftp_max_window < 1:
         raise WorkbenchError("the TFTP window cap must be 1 or more")
     if request.vars_template is not None and not Path(request.vars_template).is_file():
         raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
     qemu_binary()
     return find_firmware(secure_boot=request.secure_boot)
+
+
+TFTP_ONLY_FAULTS = {"drop_every": "--drop-every", "refuse_options": "--refuse-option"}
+HTTP_ONLY_FAULTS = {"http_status": "--http-status", "stall_after": "--stall-after",
+                    "no_length": "--no-length"}  # fmt: skip
+
+
+def check_faults(faults: FaultPlan, mode: str) -> None:
+    """Faults need a server to inject them: TFTP's own for net, HTTP's own for http."""
+    if mode == "local":
+        raise WorkbenchError("faults need --mode net or --mode http (a server to inject them)")
+    wrong = TFTP_ONLY_FAULTS if mode == "http" else HTTP_ONLY_FAULTS
+    given = [name for name in wrong if getattr(faults, name)]
+    if given:
+        flag = wrong[given[0]]
+        other = "net" if mode == "http" else "http"
+        raise WorkbenchError(f"{flag} is a fault of --mode {other}, not --mode {mode}")
 
 
 @dataclass
@@ -137,6 +163,7 @@ class _Progress:
     kernel_started: bool = False
     stub_seen: bool = False
     measured: dict[str, dict[str, str]] = field(default_factory=dict)
+    firmware_errors: list[str] = field(default_factory=list)  # "Error: ..." lines before the stub
 
 
 class BootRun:
@@ -191,7 +218,7 @@ class BootRun:
             raise WorkbenchError(f"{self.request.log}: cannot write the log: {reason}") from None
 
     def _make_lab(self, firmware: Firmware, workdir: Path) -> Lab:
-        if self.request.mode == "net":
+        if self.request.mode in ("net", "http"):
             from workbench.lab.netns import NetLab
 
             return NetLab(self.request, firmware, workdir)
@@ -253,6 +280,16 @@ class BootRun:
                 option, description, status = refusal
                 reason = f'the firmware refused {option} "{description}": {status}'
                 return self._outcome(progress, "firmware-refused", reason)
+            failure = parse_firmware_load_failure(event.text)
+            if failure is not None and self.request.mode != "local" and not progress.stub_seen:
+                # The lab offers one network boot; the firmware's own download of it failed.
+                option, description, status = failure
+                reason = f'the firmware could not load {option} "{description}": {status.strip()}'
+                if progress.firmware_errors:
+                    reason += f" ({'; '.join(progress.firmware_errors)})"
+                return self._outcome(progress, "firmware-failed", reason)
+            if event.text.strip().startswith("Error: ") and not progress.stub_seen:
+                progress.firmware_errors.append(event.text.strip().removeprefix("Error: "))
         elif isinstance(event, Reset):
             return self._on_reset(progress)
         elif isinstance(event, MachineExit):

@@ -137,6 +137,18 @@ _FIRMWARE_REFUSAL = re.compile(
 )
 
 
+_FIRMWARE_LOAD_FAILURE = re.compile(
+    r'BdsDxe: failed to load (Boot[0-9A-Fa-f]+) "([^"]*)" .*: ([^:]+)$'
+)
+
+
+def parse_firmware_load_failure(line: str) -> tuple[str, str, str] | None:
+    """(boot option, its description, status) when the firmware could not load a boot option
+    at all (e.g. its PXE or HTTP download failed)."""
+    match = _FIRMWARE_LOAD_FAILURE.search(line)
+    return match.groups() if match else None  # type: ignore[return-value]
+
+
 def parse_firmware_refusal(line: str) -> tuple[str, str, str] | None:
     """(boot option, its description, status) when the firmware refused to start an image."""
     match = _FIRMWARE_REFUSAL.search(line)

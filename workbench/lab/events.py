@@ -15,6 +15,7 @@ OutcomeKind = Literal[
     "stub-error",
     "kernel-failed",
     "firmware-refused",
+    "firmware-failed",
     "timeout",
     "reset-loop",
     "qemu-failed",
@@ -64,7 +65,9 @@ class Reset(_Event):
 
 
 @dataclass
-class TftpTransfer(_Event):
+class Transfer(_Event):
+    """A file served by the lab's TFTP or HTTP server: started, progress, done or failed."""
+
     filename: str
     client: str
     state: TransferState
@@ -75,6 +78,7 @@ class TftpTransfer(_Event):
     blksize: int | None = None  # as negotiated (None: refused before negotiation)
     window: int | None = None  # RFC 7440 window; 1 is lock-step
     retransmits: int = 0  # DATA packets sent again
+    protocol: Literal["tftp", "http"] = "tftp"
 
 
 @dataclass
@@ -113,11 +117,11 @@ class Outcome(_Event):
     pcrs: dict[str, Any] | None = None
 
 
-Event = SerialLine | StubStep | Reset | TftpTransfer | LabNote | MachineExit | LabFailed | Outcome
+Event = SerialLine | StubStep | Reset | Transfer | LabNote | MachineExit | LabFailed | Outcome
 
 _TYPES: dict[str, type[_Event]] = {
     cls.__name__: cls
-    for cls in (SerialLine, StubStep, Reset, TftpTransfer, LabNote, MachineExit, LabFailed, Outcome)
+    for cls in (SerialLine, StubStep, Reset, Transfer, LabNote, MachineExit, LabFailed, Outcome)
 }
 
 

@@ -27,6 +27,7 @@ from workbench.lab.request import BootRequest, NetLabConfig
 from workbench.lab.stderr_tail import StderrTail
 
 SERVER_ADDRESS = "10.0.2.2"
+SERVER_ADDRESS6 = "fd00::2"
 TAP_DEVICE = "tap0"
 TOOLS = ("unshare", "ip", "dnsmasq")
 STOP_GRACE = 3.0
@@ -75,6 +76,8 @@ class NetLab:
             tftp_server=self.request.tftp_server,
             tftp_max_window=self.request.tftp_max_window,
             tpm=self.request.tpm,
+            protocol="http" if self.request.mode == "http" else "tftp",
+            ipv6=self.request.ipv6,
         )
 
     def start(self, publish: Callable[[Event], None]) -> None:

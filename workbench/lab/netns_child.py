@@ -1,7 +1,8 @@
 """Runs INSIDE the private network namespace made by workbench.lab.netns (never outside it).
 
-Brings up lo and a tap device, starts dnsmasq (DHCP only), the TFTP server and QEMU, and writes
-events as JSON lines to stdout until QEMU ends.
+Brings up lo and a tap device, starts dnsmasq (DHCP only), the TFTP or HTTP server and QEMU,
+and writes events as JSON lines to stdout until QEMU ends. Over IPv6 the namespace gets only
+IPv6 (dnsmasq answers DHCPv6 and sends router advertisements) and OVMF loads no IPv4 stack.
 """
 
 from __future__ import annotations
@@ -20,14 +21,25 @@ from pathlib import Path
 
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote
-from workbench.lab.netns import SERVER_ADDRESS, TAP_DEVICE, find_tool
+from workbench.lab.http import HttpServer
+from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
 from workbench.lab.request import NetLabConfig
-from workbench.lab.tftp import TftpServer
+from workbench.lab.tftp import TftpServer, where
 from workbench.lab.tpm import SoftwareTpm
 
 DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"
-DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed")
+DHCP6_RANGE = "fd00::10,fd00::50,64,1h"
+DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed",
+                  "DHCPSOLICIT", "DHCPADVERTISE", "DHCPREPLY")  # fmt: skip
+BOOT_PATH = "EFI/BOOT/BOOTX64.EFI"
+# EDK2's HTTP Boot takes only offers that carry its own vendor class back (UEFI 2.10, 24.7.2):
+# option 60 "HTTPClient" over DHCPv4; over DHCPv6, option 16 with enterprise number 343.
+HTTP_CLIENT_CLASS6 = "00:00:01:57:00:0a:" + ":".join(f"{b:02x}" for b in b"HTTPClient")
+# OVMF's fw_cfg switches (OvmfPkg PxeBcPcdProducerLib, UefiDriverEntryPointFwCfgOverrideLib).
+NO_PXE = ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
+          "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]  # fmt: skip
+NO_IPV4 = ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=n"]
 # "dnsmasq-dhcp[123]: 1689397516 DHCPACK(tap0) ..." -> "DHCPACK(tap0) ..."
 DNSMASQ_PREFIX = re.compile(r"^dnsmasq(?:-dhcp)?\[\d+\]:\s*(?:\d+\s+)?")
 _emit_lock = threading.Lock()
@@ -51,16 +63,55 @@ def ip(*arguments: str) -> None:
         raise WorkbenchError(f"ip {' '.join(arguments)}: {result.stderr.strip()}")
 
 
-def bring_up_network() -> None:
+def bring_up_network(ipv6: bool) -> None:
     ip("link", "set", "lo", "up")
     ip("tuntap", "add", "dev", TAP_DEVICE, "mode", "tap")
-    ip("addr", "add", f"{SERVER_ADDRESS}/24", "dev", TAP_DEVICE)
+    if ipv6:
+        # nodad: the address is usable at once (no one else is on this link).
+        ip("-6", "addr", "add", f"{SERVER_ADDRESS6}/64", "dev", TAP_DEVICE, "nodad")
+    else:
+        ip("addr", "add", f"{SERVER_ADDRESS}/24", "dev", TAP_DEVICE)
     ip("link", "set", TAP_DEVICE, "up")
 
 
-def start_dnsmasq(workdir: Path, stopping: threading.Event,
+def server_address(config: NetLabConfig) -> str:
+    return SERVER_ADDRESS6 if config.ipv6 else SERVER_ADDRESS
+
+
+def boot_url(config: NetLabConfig) -> str:
+    """What DHCP hands the firmware: a TFTP file name, or a URL (HTTP Boot; PXE over IPv6)."""
+    host = f"[{SERVER_ADDRESS6}]" if config.ipv6 else SERVER_ADDRESS
+    return f"{config.protocol}://{host}/{BOOT_PATH}"
+
+
+def dhcp_options(config: NetLabConfig) -> list[str]:
+    """dnsmasq's DHCP settings: the address range and what it tells a booting client."""
+    if config.ipv6:
+        options = [f"--dhcp-range={DHCP6_RANGE}", "--enable-ra",
+                   f"--dhcp-option=option6:bootfile-url,{boot_url(config)}"]  # fmt: skip
+        if config.protocol == "http":
+            options.append(f"--dhcp-option-force=option6:16,{HTTP_CLIENT_CLASS6}")
+        return options
+    if config.protocol == "http":
+        return [
+            f"--dhcp-range={DHCP_RANGE}",
+            "--dhcp-vendorclass=set:efihttp,HTTPClient",
+            "--dhcp-option-force=tag:efihttp,60,HTTPClient",
+            f"--dhcp-boot=tag:efihttp,{boot_url(config)}",
+        ]
+    return [f"--dhcp-range={DHCP_RANGE}", f"--dhcp-boot={BOOT_PATH},,{SERVER_ADDRESS}"]
+
+
+def firmware_switches(config: NetLabConfig) -> list[str]:
+    """Which network boot OVMF tries first: HTTP Boot without PXE, IPv6 without IPv4."""
+    switches = NO_PXE if config.protocol == "http" else []
+    return switches + (NO_IPV4 if config.ipv6 else [])
+
+
+def start_dnsmasq(config: NetLabConfig, stopping: threading.Event,
                   tftp_root: str | None = None) -> subprocess.Popen[str]:  # fmt: skip
     """DHCP only; with `tftp_root`, dnsmasq's own TFTP server too (a peer to compare)."""
+    workdir = config.workdir
     command = [
         find_tool("dnsmasq"),
         "--port=0",  # no DNS
@@ -68,8 +119,7 @@ def start_dnsmasq(workdir: Path, stopping: threading.Event,
         "--no-hosts",
         f"--interface={TAP_DEVICE}",
         "--bind-interfaces",
-        f"--dhcp-range={DHCP_RANGE}",
-        f"--dhcp-boot=EFI/BOOT/BOOTX64.EFI,,{SERVER_ADDRESS}",
+        *dhcp_options(config),
         "--log-dhcp",
         "--log-facility=-",
         "--keep-in-foreground",
@@ -112,21 +162,37 @@ def world_readable_copy(root: Path, staging: Path) -> Path:
 
 
 @contextlib.contextmanager
+def file_server(config: NetLabConfig) -> Iterator[None]:
+    """The lab's HTTP server on port 80, or its TFTP server on port 69."""
+    if config.protocol == "http":
+        bind = server_address(config)
+        with HttpServer(config.root, bind=bind, port=80, faults=config.faults, on_event=emit):
+            emit(LabNote(f"http: serving {config.root} on {boot_url(config).rsplit('/', 3)[0]}"))
+            yield
+        return
+    # Beside TFTP, plain HTTP (no faults): sections may name http:// URLs after a PXE boot.
+    bind = server_address(config)
+    with tftp_server(config), HttpServer(config.root, bind=bind, port=80, on_event=emit):
+        yield
+
+
+@contextlib.contextmanager
 def tftp_server(config: NetLabConfig) -> Iterator[None]:
-    """The lab's TFTP server on SERVER_ADDRESS:69: ours, or atftpd as a peer (dnsmasq's own TFTP
-    server, the other peer, is started with dnsmasq itself)."""
+    """The lab's TFTP server on port 69: ours, or atftpd as a peer (dnsmasq's own TFTP server,
+    the other peer, is started with dnsmasq itself)."""
     root, kind = str(config.root), config.tftp_server
+    address = server_address(config)
     if kind == "dnsmasq":
-        emit(LabNote(f"tftp: dnsmasq serves a copy of {root} on {SERVER_ADDRESS}:69"))
+        emit(LabNote(f"tftp: dnsmasq serves a copy of {root} on port 69"))
         yield
         return
     if kind == "atftpd":
         command = [find_tool("atftpd"), "--daemon", "--no-fork", "--logfile", "/dev/null",
                    "--user", "root", "--group", "root", "--no-multicast",
-                   "--bind-address", SERVER_ADDRESS, "--port", "69", root]  # fmt: skip
+                   "--bind-address", address, "--port", "69", root]  # fmt: skip
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        emit(LabNote(f"tftp: atftpd (pid {process.pid}) serves {root} on {SERVER_ADDRESS}:69"))
+        emit(LabNote(f"tftp: atftpd (pid {process.pid}) serves {root} on port 69"))
         try:
             yield
         finally:
@@ -135,9 +201,9 @@ def tftp_server(config: NetLabConfig) -> Iterator[None]:
                 process.wait(timeout=2)
             process.kill()
         return
-    with TftpServer(config.root, bind=SERVER_ADDRESS, port=69, faults=config.faults,
+    with TftpServer(config.root, bind=address, port=69, faults=config.faults,
                     on_event=emit, max_window=config.tftp_max_window):  # fmt: skip
-        emit(LabNote(f"tftp: serving {root} on {SERVER_ADDRESS}:69"))
+        emit(LabNote(f"tftp: serving {root} on {where(address, 69)}"))
         yield
 
 
@@ -145,8 +211,9 @@ def run(config: NetLabConfig) -> int:
     if not in_private_namespace():
         raise LabFailure("refusing to start DHCP: not inside a private network namespace")
     workdir = config.workdir
-    bring_up_network()
-    emit(LabNote(f"private network: {TAP_DEVICE} {SERVER_ADDRESS}/24"))
+    bring_up_network(config.ipv6)
+    network = f"{SERVER_ADDRESS6}/64 (IPv6 only)" if config.ipv6 else f"{SERVER_ADDRESS}/24"
+    emit(LabNote(f"private network: {TAP_DEVICE} {network}"))
     dnsmasq: subprocess.Popen[str] | None = None
     qemu: QemuProcess | None = None
     stopping = threading.Event()
@@ -154,10 +221,11 @@ def run(config: NetLabConfig) -> int:
     if config.tftp_server == "dnsmasq":
         dnsmasq_tftp = str(world_readable_copy(config.root, workdir / "tftp-root"))
     tpm: SoftwareTpm | None = None
-    with tftp_server(config), contextlib.ExitStack() as stack:
+    with file_server(config), contextlib.ExitStack() as stack:
         try:
-            dnsmasq = start_dnsmasq(workdir, stopping, dnsmasq_tftp)
-            emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {DHCP_RANGE}"))
+            dnsmasq = start_dnsmasq(config, stopping, dnsmasq_tftp)
+            offered = DHCP6_RANGE if config.ipv6 else DHCP_RANGE
+            emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {offered}"))
             if config.tpm:
                 tpm = stack.enter_context(SoftwareTpm())
                 emit(LabNote(f"swtpm (pid {tpm.process.pid if tpm.process else '?'}): TPM 2.0"))
@@ -169,6 +237,7 @@ def run(config: NetLabConfig) -> int:
                 memory_mb=config.memory_mb,
                 secure_boot=config.secure_boot,
                 tap_device=TAP_DEVICE,
+                extra_args=firmware_switches(config),
             )
             qemu = QemuProcess(spec, emit)
             qemu.start()

@@ -14,12 +14,16 @@ from workbench.lab.tftp import FaultPlan
 
 TftpServerKind = Literal["workbench", "atftpd", "dnsmasq"]
 TFTP_SERVERS: tuple[TftpServerKind, ...] = ("workbench", "atftpd", "dnsmasq")
+# local: the tree as an ESP disk; net: PXE + TFTP; http: UEFI HTTP Boot + HTTP.
+BootMode = Literal["local", "net", "http"]
+BOOT_MODES: tuple[BootMode, ...] = ("local", "net", "http")
+NetProtocol = Literal["tftp", "http"]
 
 
 @dataclass
 class BootRequest:
     root: Path
-    mode: Literal["local", "net"]
+    mode: BootMode
     # Text that marks success on the serial console. None: the stub starts the kernel and
     # the machine then powers itself off.
     expect: str | None = None
@@ -35,6 +39,9 @@ class BootRequest:
     tftp_max_window: int = 64
     # A software TPM 2.0 (swtpm) for the guest; the run then checks PCR 11 against workbench pcrs.
     tpm: bool = False
+    # net and http: the lab network is IPv6 only (DHCPv6 and router advertisements), and the
+    # firmware has no IPv4 stack.
+    ipv6: bool = False
 
 
 @dataclass
@@ -51,6 +58,8 @@ class NetLabConfig:
     tftp_server: TftpServerKind
     tftp_max_window: int
     tpm: bool = False
+    protocol: NetProtocol = "tftp"
+    ipv6: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -75,4 +84,6 @@ class NetLabConfig:
             tftp_server=data["tftp_server"],
             tftp_max_window=int(data["tftp_max_window"]),
             tpm=bool(data.get("tpm", False)),
+            protocol=data.get("protocol", "tftp"),
+            ipv6=bool(data.get("ipv6", False)),
         )

@@ -4,9 +4,7 @@ The listener takes requests on its port and gives each read its own thread and s
 own transfer ID); `workbench.lab.tftp_session` runs the transfer (options, RFC 7440 windows).
 Packets are parsed and built with tftpy's packet classes. Writes are always refused.
 
-Confinement opens first and checks what was opened: the name is opened under the root, then
-the path of the open descriptor (/proc/self/fd) must lie inside the root's real path. A symlink
-swapped in between a check and an open cannot escape that way.
+Names are opened as workbench.lab.confine says: open first, then check what was opened.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import logging
 import os
 import select
 import socket
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +25,8 @@ from tftpy.TftpPacketFactory import TftpPacketFactory
 from tftpy.TftpPacketTypes import TftpPacketRRQ, TftpPacketWRQ
 
 from workbench.errors import WorkbenchError
-from workbench.lab.events import TftpTransfer
+from workbench.lab import confine
+from workbench.lab.events import Transfer
 from workbench.lab.tftp_session import (
     ERROR_ACCESS_VIOLATION,
     ERROR_FILE_NOT_FOUND,
@@ -41,7 +39,7 @@ from workbench.lab.tftp_session import (
     negotiate,
 )
 
-OnTransfer = Callable[[TftpTransfer], None]
+OnTransfer = Callable[[Transfer], None]
 PROGRESS_INTERVAL = 0.5
 # How often the listener looks at its stop flag.
 POLL_SECONDS = 0.2
@@ -50,11 +48,13 @@ DEFAULT_MAX_WINDOW = 64
 
 @dataclass
 class FaultPlan:
-    """Faults to inject, by file name as the client asks for it (e.g. `EFI/Linux/vmlinuz`)."""
+    """Faults to inject, by file name as the client asks for it (e.g. `EFI/Linux/vmlinuz`).
+    The TFTP and HTTP servers share it; the last three kinds are HTTP's own."""
 
-    # Fail the first N read requests for a name with a TFTP error.
+    # Fail the first N read requests for a name (TFTP error 1; HTTP 503).
     fail_first: dict[str, int] = field(default_factory=dict)
-    # Stop sending a file after B bytes (the client must time out).
+    # Stop sending a file after B bytes (TFTP: the client times out; HTTP: the connection
+    # closes, a short body).
     stop_after: dict[str, int] = field(default_factory=dict)
     # Flip the byte at offset O of the served data.
     corrupt: dict[str, int] = field(default_factory=dict)
@@ -63,14 +63,23 @@ class FaultPlan:
     # Answer requests for a name that ask for one of these options (comma-separated) with
     # ERROR 8, as an older server does: {"EFI/Linux/vmlinuz": "windowsize,blksize"}.
     refuse_options: dict[str, str] = field(default_factory=dict)
+    # HTTP: answer every request for a name with this status (404, 500...).
+    http_status: dict[str, int] = field(default_factory=dict)
+    # HTTP: send B bytes, then hold the connection silent (the client times out).
+    stall_after: dict[str, int] = field(default_factory=dict)
+    # HTTP: send the body without a Content-Length (closing the connection at its end).
+    no_length: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, dict[str, int] | dict[str, str]]:
+    def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str]]:
         return {
             "fail_first": self.fail_first,
             "stop_after": self.stop_after,
             "corrupt": self.corrupt,
             "drop_every": self.drop_every,
             "refuse_options": self.refuse_options,
+            "http_status": self.http_status,
+            "stall_after": self.stall_after,
+            "no_length": self.no_length,
         }
 
     def __bool__(self) -> bool:
@@ -84,15 +93,13 @@ class FaultPlan:
         )
 
 
-def refusal_reason(name: str) -> str | None:
-    """Why a requested name is refused before looking at the disk, or None."""
-    if not name or "\0" in name:
-        return "empty or invalid name"
-    if name.startswith(("/", "\\")):
-        return "absolute name"
-    if ".." in name.replace("\\", "/").split("/"):
-        return "'..' in name"
-    return None
+def address_family(bind: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in bind else socket.AF_INET
+
+
+def where(bind: str, port: int) -> str:
+    """`10.0.2.2:69` or `[fd00::2]:69`."""
+    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
 
 
 class Refused(Exception):
@@ -133,23 +140,11 @@ class TftpServer:
 
     def open_inside_root(self, name: str) -> int:
         """A read-only descriptor of a regular file inside the root; Refused otherwise."""
-        reason = refusal_reason(name)
-        if reason is not None:
-            raise Refused(ERROR_ACCESS_VIOLATION, "refused", reason)
         try:
-            fd = os.open(os.path.join(self.real_root, name), os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            raise Refused(ERROR_FILE_NOT_FOUND, "failed", "not found") from None
-        try:
-            opened = os.readlink(f"/proc/self/fd/{fd}")
-            if os.path.commonpath([opened, self.real_root]) != self.real_root:
-                raise Refused(ERROR_ACCESS_VIOLATION, "refused", "leaves the served directory")
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise Refused(ERROR_FILE_NOT_FOUND, "failed", "not found")
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+            return confine.open_inside_root(self.real_root, name)
+        except confine.Refused as refusal:
+            code = ERROR_FILE_NOT_FOUND if refusal.not_found else ERROR_ACCESS_VIOLATION
+            raise Refused(code, refusal.state, refusal.reason) from None
 
     def take_injected_failure(self, name: str) -> bool:
         with self._lock:
@@ -160,7 +155,7 @@ class TftpServer:
 
     # -- events ------------------------------------------------------------------------------
 
-    def report(self, event: TftpTransfer) -> None:
+    def report(self, event: Transfer) -> None:
         if self.on_event is not None:
             self.on_event(event)
 
@@ -195,15 +190,15 @@ class TftpServer:
         host = client[0]
         name = getattr(packet, "filename", "?")
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            with socket.socket(address_family(self.bind), socket.SOCK_DGRAM) as sock:
                 sock.bind((self.bind, 0))
                 try:
                     self._read(sock, packet, client)
                 except Refused as refusal:
                     sock.sendto(error_packet(refusal.code), client)
-                    self.report(TftpTransfer(name, host, refusal.state, error=refusal.reason))  # type: ignore[arg-type]
+                    self.report(Transfer(name, host, refusal.state, error=refusal.reason))  # type: ignore[arg-type]
         except Exception as error:  # a transfer's bug must not take the server down
-            self.report(TftpTransfer(name, host, "failed", error=f"server error: {error}"))
+            self.report(Transfer(name, host, "failed", error=f"server error: {error}"))
         finally:
             with self._lock:
                 self._sessions.discard(threading.current_thread())
@@ -235,8 +230,8 @@ class TftpServer:
         size = os.fstat(fd).st_size
         agreed = negotiate(packet.options or {}, size, self.limits)
 
-        def event(state: str, sent: int = 0, **more: object) -> TftpTransfer:
-            return TftpTransfer(name, host, state, sent, size, blksize=agreed.blksize,  # type: ignore[arg-type]
+        def event(state: str, sent: int = 0, **more: object) -> Transfer:
+            return Transfer(name, host, state, sent, size, blksize=agreed.blksize,  # type: ignore[arg-type]
                                 window=agreed.window, **more)  # type: ignore[arg-type]  # fmt: skip
 
         self.report(event("started"))
@@ -263,7 +258,7 @@ class TftpServer:
     def start(self) -> TftpServer:
         # Transfers are reported as events; tftpy's own log (packet parsing) would be noise.
         logging.getLogger("tftpy").setLevel(logging.CRITICAL)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = socket.socket(address_family(self.bind), socket.SOCK_DGRAM)
         try:
             sock.bind((self.bind, self.port))
         except OSError as error:
@@ -271,8 +266,8 @@ class TftpServer:
             reason = error.strerror or str(error)
             if error.errno == errno.EADDRINUSE:
                 reason = "port already in use"
-            where = f"{self.bind}:{self.port}"
-            raise WorkbenchError(f"cannot serve TFTP on {where}: {reason}") from None
+            address = where(self.bind, self.port)
+            raise WorkbenchError(f"cannot serve TFTP on {address}: {reason}") from None
         self._socket = sock
         self.port = sock.getsockname()[1]
         self._stopping.clear()

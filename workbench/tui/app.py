@@ -38,6 +38,7 @@ from workbench.tui.sections import SectionsPane
 
 TABS = ("overview", "sections", "edit", "preview", "boot")
 PREVIEW_DELAY = 0.3  # seconds of no typing before the preview is recomputed
+BOOT_LABELS = {"local": "local ESP", "net": "netboot", "http": "HTTP Boot"}
 
 
 def run_boot(run: BootRun, keys: Path | None = None, vars_store: Path | None = None) -> Outcome:
@@ -72,14 +73,22 @@ class WorkbenchApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("b", "boot('local')", "Boot"),
         Binding("n", "boot('net')", "Netboot"),
+        Binding("h", "boot('http')", "HTTP boot"),
+        Binding("i", "boot('net', False, True)", "IPv6 netboot", show=False),
+        Binding("I", "boot('http', False, True)", "IPv6 HTTP boot", show=False),
         Binding("B", "boot('local', True)", "SB boot", show=False),
         Binding("N", "boot('net', True)", "SB netboot", show=False),
+        Binding("H", "boot('http', True)", "SB HTTP boot", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
         # The same with keys a text field never takes: they work wherever the focus is.
         Binding("f5", "boot('local')", "Boot", show=False, priority=True),
         Binding("f6", "boot('net')", "Netboot", show=False, priority=True),
+        Binding("f7", "boot('http')", "HTTP boot", show=False, priority=True),
+        Binding("f9", "boot('net', False, True)", "IPv6 netboot", show=False, priority=True),
+        Binding("f10", "boot('http', False, True)", "IPv6 HTTP", show=False, priority=True),
         Binding("shift+f5", "boot('local', True)", "SB boot", show=False, priority=True),
         Binding("shift+f6", "boot('net', True)", "SB netboot", show=False, priority=True),
+        Binding("shift+f7", "boot('http', True)", "SB HTTP boot", show=False, priority=True),
         Binding("f8", "stop_boot", "Stop", show=False, priority=True),
         Binding("escape", "escape", "Stop/leave", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
@@ -448,11 +457,11 @@ class WorkbenchApp(App[None]):
     def boot_running(self) -> bool:
         return self.boot_worker is not None and not self.boot_worker.is_finished
 
-    def action_boot(self, mode: str, secure_boot: bool = False) -> None:
-        self.boot_flow(mode, secure_boot)
+    def action_boot(self, mode: str, secure_boot: bool = False, ipv6: bool = False) -> None:
+        self.boot_flow(mode, secure_boot, ipv6)
 
     @work(exclusive=True, group="dialog")
-    async def boot_flow(self, mode: str, secure_boot: bool = False) -> None:
+    async def boot_flow(self, mode: str, secure_boot: bool = False, ipv6: bool = False) -> None:
         if secure_boot and self.keys is None:
             self.notify("A Secure Boot boot needs --keys KEYDIR.", severity="warning")
             return
@@ -479,10 +488,14 @@ class WorkbenchApp(App[None]):
                 which = "the stub with the edits just saved"
             else:
                 which = "the saved stub, without the unsaved edits"
-        self.start_boot(mode, which, secure_boot)
+        self.start_boot(mode, which, secure_boot, ipv6)
 
     def start_boot(
-        self, mode: str, which: str = "the saved stub", secure_boot: bool = False
+        self,
+        mode: str,
+        which: str = "the saved stub",
+        secure_boot: bool = False,
+        ipv6: bool = False,
     ) -> None:
         assert self.root is not None
         vars_store = None
@@ -499,10 +512,11 @@ class WorkbenchApp(App[None]):
             secure_boot=secure_boot,
             vars_template=vars_store,
             tpm=self.tpm,
+            ipv6=ipv6,
         )
         pane = self.query_one(BootPane)
         self.query_one(TabbedContent).active = "boot"
-        label = "local ESP" if mode == "local" else "netboot"
+        label = BOOT_LABELS.get(mode, mode) + (" over IPv6" if ipv6 else "")
         if secure_boot:
             label = f"Secure Boot {label}"
         pane.start(f"{label} of {short_path(self.root)}: {which}")

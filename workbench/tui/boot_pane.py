@@ -1,4 +1,4 @@
-"""Boot pane: outcome banner, timeline of stub steps, TFTP transfers, and the live serial console.
+"""Boot pane: outcome banner, timeline of stub steps, file transfers, and the live serial console.
 
 Events arrive from the boot worker thread as `BootPane.RunEvent` messages (post_message is
 thread-safe), so every widget change happens on the app's thread.
@@ -19,7 +19,7 @@ from workbench.lab.events import (
     Reset,
     SerialLine,
     StubStep,
-    TftpTransfer,
+    Transfer,
 )
 from workbench.tui.formatting import human_size
 
@@ -30,6 +30,7 @@ OUTCOME_TITLES = {
     "stub-error": "STUB ERROR",
     "kernel-failed": "KERNEL FAILED",
     "firmware-refused": "FIRMWARE REFUSED",
+    "firmware-failed": "FIRMWARE FAILED",
     "timeout": "TIMED OUT",
     "reset-loop": "RESET LOOP",
     "qemu-failed": "QEMU FAILED",
@@ -49,19 +50,19 @@ def step_detail(step: StubStep) -> str:
 
 
 class TransferRow(Horizontal):
-    """One TFTP file: name, a progress bar, bytes and rate."""
+    """One file the lab served (TFTP or HTTP): name, a progress bar, bytes and rate."""
 
     def __init__(self, filename: str) -> None:
         super().__init__(classes="transfer")
         self.filename = filename
-        self.latest: TftpTransfer | None = None
+        self.latest: Transfer | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self.filename, classes="transfer-name")
         yield ProgressBar(show_eta=False, show_percentage=True, classes="transfer-bar")
         yield Label("", classes="transfer-info")
 
-    def update_from(self, event: TftpTransfer) -> None:
+    def update_from(self, event: Transfer) -> None:
         self.latest = event
         if self.is_mounted:
             self._apply()
@@ -110,7 +111,11 @@ class BootPane(Vertical):
         self._transfers: dict[str, TransferRow] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static("Press b to boot ROOT from a local ESP, n to netboot it.", id="boot-banner")
+        yield Static(
+            "Press b to boot ROOT from a local ESP, n to netboot it (TFTP), h for UEFI HTTP "
+            "Boot; i and I do the network boots over IPv6.",
+            id="boot-banner",
+        )
         yield DataTable(id="boot-timeline", cursor_type="none")
         yield VerticalScroll(id="boot-transfers")
         yield RichLog(id="boot-serial", max_lines=SERIAL_LINES, wrap=True, markup=False)
@@ -139,7 +144,7 @@ class BootPane(Vertical):
             self.query_one("#boot-serial", RichLog).write(event.text)
         elif isinstance(event, StubStep):
             self._timeline(event.t, step_detail(event))
-        elif isinstance(event, TftpTransfer):
+        elif isinstance(event, Transfer):
             self._transfer(event)
         elif isinstance(event, Reset):
             self._timeline(event.t, "machine reset")
@@ -186,7 +191,7 @@ class BootPane(Vertical):
         table.move_cursor(row=table.row_count - 1)
         table.scroll_end(animate=False)
 
-    def _transfer(self, event: TftpTransfer) -> None:
+    def _transfer(self, event: Transfer) -> None:
         row = self._transfers.get(event.filename)
         if row is None:
             row = TransferRow(event.filename)

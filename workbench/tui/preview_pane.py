@@ -1,4 +1,5 @@
-"""Preview pane: what the stub will do from the local ESP and over the network, side by side."""
+"""Preview pane: what the stub will do from the local ESP, by TFTP and by HTTP, side by side;
+the IPv6 network boots below them."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from workbench.preview import MODE_TITLES, MODES
 from workbench.tui.formatting import human_size
 
 HASH_STYLES = {
@@ -47,25 +49,28 @@ def render_mode(title: str, mode: Any) -> Text:
     return text
 
 
-class PreviewPane(Vertical):
+class PreviewPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-note")
-        with Horizontal(id="preview-columns"):
-            yield Static("", id="preview-local", classes="preview-column")
-            yield Static("", id="preview-net", classes="preview-column")
+        with Horizontal(id="preview-columns", classes="preview-row"):
+            for mode in MODES[:3]:
+                yield Static("", id=f"preview-{mode}", classes="preview-column")
+        with Horizontal(id="preview-columns6", classes="preview-row"):
+            for mode in MODES[3:]:
+                yield Static("", id=f"preview-{mode}", classes="preview-column")
 
     def show(self, preview: Any, note: str) -> None:
         self.query_one("#preview-note", Static).update(note)
-        self.query_one("#preview-local", Static).update(render_mode("Local ESP", preview.local))
-        net = render_mode("Netboot (PXE/TFTP)", preview.net)
-        self.query_one("#preview-net", Static).update(net)
+        for mode in MODES:
+            column = render_mode(MODE_TITLES[mode], getattr(preview, mode))
+            self.query_one(f"#preview-{mode}", Static).update(column)
 
     def show_message(self, note: str) -> None:
         self.query_one("#preview-note", Static).update(note)
-        self.query_one("#preview-local", Static).update("")
-        self.query_one("#preview-net", Static).update("")
+        for mode in MODES:
+            self.query_one(f"#preview-{mode}", Static).update("")
 
     @property
     def text(self) -> str:
-        names = ("note", "local", "net")
+        names = ("note", *MODES)
         return "\n".join(str(self.query_one(f"#preview-{name}", Static).content) for name in names)

@@ -10,6 +10,9 @@ from workbench.errors import BadInput
 from workbench.preview import Preview
 from workbench.tui.editing import EditSession, Field
 
+# IPv6 differs from IPv4 only in the server's address: its problems would say the same twice.
+MODE_LABELS = {"local": "local", "net": "netboot", "http": "http"}
+
 PAIRS = ((Field.KERNEL_PATH, Field.KERNEL_HASH), (Field.INITRD_PATH, Field.INITRD_HASH))
 
 
@@ -30,11 +33,11 @@ def hashes_from_root(session: EditSession, root: Path) -> dict[Field, str]:
 
 
 def preview_problems(preview: Preview) -> list[str]:
-    """What the preview says will go wrong, local boot first, then netboot."""
-    problems = [f"local: {item.note}" for item in preview.local.files if item.note]
-    if not preview.local.files and preview.local.reason:
-        problems.append(f"local: {preview.local.reason}")
-    problems += [f"netboot: {item.note}" for item in preview.net.files if item.note]
-    if not preview.net.files and preview.net.reason:
-        problems.append(f"netboot: {preview.net.reason}")
+    """What the preview says will go wrong, local boot first, then each network boot."""
+    problems: list[str] = []
+    for mode in (preview.local, preview.net, preview.http):
+        label = MODE_LABELS[mode.mode]
+        problems += [f"{label}: {item.note}" for item in mode.files if item.note]
+        if not mode.files and mode.reason:
+            problems.append(f"{label}: {mode.reason}")
     return problems

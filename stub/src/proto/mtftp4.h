@@ -4,6 +4,8 @@
 
 #include <efi.h>
 
+#include "service_binding.h"
+
 #define STUB_MTFTP4_SERVICE_BINDING_GUID \
     {0x2fe800be, 0x8f01, 0x4aa6, {0x94, 0x6b, 0xd7, 0x13, 0x88, 0xe1, 0x83, 0x3f}}
 #define STUB_MTFTP4_PROTOCOL_GUID \
@@ -70,12 +72,6 @@ struct stub_mtftp4_protocol {
     void *WriteFile;
     void *ReadDirectory;
     EFI_STATUS (EFIAPI *Poll)(stub_mtftp4_protocol *this);
-};
-
-typedef struct stub_service_binding stub_service_binding;
-struct stub_service_binding {
-    EFI_STATUS (EFIAPI *CreateChild)(stub_service_binding *this, EFI_HANDLE *child);
-    EFI_STATUS (EFIAPI *DestroyChild)(stub_service_binding *this, EFI_HANDLE child);
 };
 
 #endif
