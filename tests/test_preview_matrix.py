@@ -1,7 +1,8 @@
 """The preview is the stub's logic, not a guess: each case is predicted, then really booted.
 
-Every case runs through `preview` and through a real QEMU/OVMF boot in both modes, and the two
-must agree on the outcome and, for a failure, on the exact error line the stub prints.
+Every case runs through `preview` and through a real QEMU/OVMF boot from a local ESP, by PXE and
+TFTP, and by UEFI HTTP Boot; the two must agree on the outcome and, for a failure, on the exact
+error line the stub prints.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def url_path(root: Path) -> None:
     rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: url})
 
 
+def relative_path(root: Path) -> None:
+    """No leading separator: from the ESP's root locally and over TFTP, beside the stub's own
+    URL over HTTP (where no kernel is)."""
+    rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: b"EFI\\Linux\\vmlinuz"})
+
+
 # name: (change after building, build options)
 CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
     "good": (good, {}),
@@ -54,17 +61,24 @@ CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
     "wrong-case-path": (wrong_case_path, {}),
     "tftp-url-path": (url_path, {}),
     "forced-source-net": (good, {"policy": {"source": "net"}}),
+    "forced-source-http": (good, {"policy": {"source": "http"}}),
+    "relative-path": (relative_path, {}),
     "fat": (good, {"fat": True}),
 }
 
 
+# Cases that only tell something on some transports run there alone.
+ONLY = {"forced-source-http": ("local", "http"), "relative-path": ("http",)}
+PAIRS = [(case, mode) for case in CASES for mode in ONLY.get(case, ("local", "net", "http"))]
+
+
 @pytest.mark.boot
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("mode", ["local", "net"])
-@pytest.mark.parametrize("case", list(CASES))
+
+@pytest.mark.parametrize(("case", "mode"), PAIRS, ids=[f"{c}-{m}" for c, m in PAIRS])
 def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
     require_tool("qemu-system-x86_64")
-    if mode == "net":
+    if mode != "local":
         require_tool("dnsmasq")
     change, options = CASES[case]
     root = make_tree(**options)

@@ -1,0 +1,164 @@
+"""Our stub loaded by UEFI HTTP Boot, and network boots over IPv6, in the private lab.
+
+HTTP: OVMF boots http://10.0.2.2/EFI/BOOT/BOOTX64.EFI (dnsmasq answers the HTTPClient vendor
+class), and the stub fetches the kernel and initrd with EFI_HTTP_PROTOCOL from the same server,
+resolving its paths against its own URL. IPv6: the lab's network is IPv6 only and OVMF loads no
+IPv4 stack; the stub finds its TFTP server in the DHCPv6 boot file URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BASE_CMDLINE
+from lab_support import Recorder, assert_nothing_left, assert_stub_refused, require_net_lab
+
+from workbench import contract
+from workbench.contract import SAMPLE_MARKER
+from workbench.lab.boot import BootRequest, boot
+from workbench.lab.events import Outcome
+from workbench.lab.tftp import FaultPlan
+from workbench.pe.edit import rewrite_sections
+
+pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
+
+KERNEL = "EFI/Linux/vmlinuz"
+INITRD = "EFI/Linux/initrd.img"
+STUB_URL = "http://10.0.2.2/EFI/BOOT/BOOTX64.EFI"
+
+
+@pytest.fixture(autouse=True)
+def _lab_tools() -> None:
+    require_net_lab()
+
+
+def run(
+    root: Path,
+    mode: str = "http",
+    *,
+    ipv6: bool = False,
+    faults: FaultPlan | None = None,
+    max_resets: int = 0,
+    timeout: float = 150,
+) -> tuple[Outcome, Recorder]:
+    recorder = Recorder()
+    request = BootRequest(root=root, mode=mode, expect=SAMPLE_MARKER, timeout=timeout,  # type: ignore[arg-type]
+                          faults=faults, max_resets=max_resets, ipv6=ipv6)  # fmt: skip
+    outcome = boot(request, recorder)
+    assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
+    assert_nothing_left(recorder)
+    return outcome, recorder
+
+
+def marker_line(recorder: Recorder) -> str:
+    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))
+
+
+def transfer_fields(recorder: Recorder, what: str) -> dict[str, str]:
+    return next(step.fields for step in recorder.steps("transfer") if step.subject == what)
+
+
+def test_http_boot_reaches_userspace_with_the_exact_command_line(
+    make_tree: Callable[..., Path],
+) -> None:
+    root = make_tree()
+    outcome, recorder = run(root)
+    assert outcome.ok, outcome.reason
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
+    source = recorder.steps("source")[0]
+    assert source.fields == {"source": "http", "server": "10.0.2.2", "url": STUB_URL}
+    loading = [step.fields["from"] for step in recorder.steps("loading")]
+    assert loading == [f"http://10.0.2.2/{KERNEL}", f"http://10.0.2.2/{INITRD}"]
+    kernel = transfer_fields(recorder, "kernel")
+    assert kernel["via"] == "http"
+    assert int(kernel["bytes"]) == (root / KERNEL).stat().st_size
+    done = {t.filename: t for t in recorder.transfers("done") if t.protocol == "http"}
+    assert {"EFI/BOOT/BOOTX64.EFI", KERNEL, INITRD} <= set(done)
+    assert recorder.transfers("failed") == []
+    # The whole boot ran by HTTP: no TFTP server was there to ask.
+    assert all(t.protocol == "http" for t in recorder.transfers("done"))
+
+
+def test_tampered_initrd_over_http_never_boots(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = run(make_tree(), faults=FaultPlan(corrupt={INITRD: 5000}))
+    error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
+    assert (error.reason or "").startswith("sha256 mismatch")
+
+
+@pytest.mark.parametrize(
+    ("faults", "what", "line"),
+    [
+        (FaultPlan(http_status={KERNEL: 404}), "kernel",
+         f"error: kernel http://10.0.2.2/{KERNEL}: HTTP 404 Not Found status=EFI_NOT_FOUND"),
+        (FaultPlan(http_status={INITRD: 500}), "initrd",
+         f"error: initrd http://10.0.2.2/{INITRD}: HTTP 500 Internal Server Error "
+         "status=EFI_HTTP_ERROR"),
+        (FaultPlan(no_length=[KERNEL]), "kernel",
+         f"error: kernel http://10.0.2.2/{KERNEL}: no Content-Length header (the size must be "
+         "known before the body) status=EFI_PROTOCOL_ERROR"),
+        (FaultPlan(stop_after={INITRD: 300_000}), "initrd",
+         f"error: initrd http://10.0.2.2/{INITRD}: the body ended after 300000 of "),
+        (FaultPlan(stall_after={INITRD: 300_000}), "initrd",
+         f"error: initrd http://10.0.2.2/{INITRD}: timeout after 300000 of "),
+    ],
+    ids=["404", "500", "no-length", "short-body", "stall"],
+)  # fmt: skip
+def test_every_http_fault_ends_in_one_clear_error_and_a_reset(
+    make_tree: Callable[..., Path], faults: FaultPlan, what: str, line: str
+) -> None:
+    outcome, recorder = run(make_tree(), faults=faults, timeout=180)
+    assert_stub_refused(outcome, recorder, what, Path(KERNEL if what == "kernel" else INITRD).name)
+    assert outcome.errors[0].startswith(line), outcome.errors
+
+
+def test_first_kernel_request_fails_then_http_boot_retry_boots(
+    make_tree: Callable[..., Path],
+) -> None:
+    outcome, _ = run(make_tree(), faults=FaultPlan(fail_first={KERNEL: 1}), max_resets=1)
+    assert outcome.ok, outcome.reason
+    assert outcome.resets == 1
+    assert outcome.errors[0] == (
+        f"error: kernel http://10.0.2.2/{KERNEL}: HTTP 503 Service Unavailable "
+        "status=EFI_HTTP_ERROR"
+    )
+
+
+def test_pxe_over_ipv6_only_reaches_userspace(make_tree: Callable[..., Path]) -> None:
+    outcome, recorder = run(make_tree(), "net", ipv6=True)
+    assert outcome.ok, outcome.reason
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
+    assert recorder.steps("source")[0].fields == {"source": "net", "server": "fd00::2"}
+    loading = [step.fields["from"] for step in recorder.steps("loading")]
+    assert loading == [f"tftp://[fd00::2]/{KERNEL}", f"tftp://[fd00::2]/{INITRD}"]
+    # Every transfer came from an IPv6 client.
+    clients = {t.client for t in recorder.transfers("done")}
+    assert clients and all(":" in client for client in clients)
+
+
+def test_http_paths_after_a_pxe_boot_over_ipv6(make_tree: Callable[..., Path]) -> None:
+    """The stub's own HTTP client over IPv6: http://[fd00::2] paths after PXE."""
+    root = make_tree()
+    rewrite_sections(root / contract.BOOT_PATH, {
+        contract.KERNEL: f"http://[fd00::2]/{KERNEL}".encode(),
+        contract.INITRD: f"http://[fd00::2]/{INITRD}".encode(),
+    })  # fmt: skip
+    outcome, recorder = run(root, "net", ipv6=True)
+    assert outcome.ok, outcome.reason
+    assert transfer_fields(recorder, "kernel")["via"] == "http"
+    http = {t.filename for t in recorder.transfers("done") if t.protocol == "http"}
+    assert http == {KERNEL, INITRD}
+
+
+def test_http_boot_over_ipv6_is_reported_as_the_firmware_failing(
+    make_tree: Callable[..., Path],
+) -> None:
+    """OVMF 2022.11 offers HTTP Boot over IPv6 but its download never starts in this lab: the
+    run says so at once (not a timeout), naming the boot option and the firmware's errors."""
+    outcome, recorder = run(make_tree(), ipv6=True, timeout=90)
+    if outcome.ok:
+        pytest.fail("the firmware now does HTTP Boot over IPv6: test it like IPv4")
+    assert outcome.kind == "firmware-failed", outcome
+    assert '"UEFI HTTPv6' in outcome.reason
+    assert "stub:" not in recorder.serial()
