@@ -75,3 +75,29 @@ def plot_netboot(document: dict[str, Any], out: Path) -> None:
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
+
+
+def plot_transports(document: dict[str, Any], out: Path) -> None:
+    """Stub time and whole run per transport, the local ESP as the reference line."""
+    plt = _pyplot()
+    cases = document["cases"]
+    names = list(cases)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    for axis, key, title in ((left, "stub_median_s", "stub start to kernel start"),
+                             (right, "whole_median_s", "QEMU start to userspace")):  # fmt: skip
+        values = [cases[n][key] or 0.0 for n in names]
+        colors = ["tab:gray" if n == "local ESP" else "tab:orange" if "HTTP" in n else "tab:blue"
+                  for n in names]  # fmt: skip
+        axis.barh(names, values, color=colors)
+        for index, value in enumerate(values):
+            axis.text(value, index, f" {value:.2f}s" if value else " (no stub)", va="center")
+        local = cases["local ESP"][key]
+        axis.axvline(local, color="gray", linestyle="--")
+        axis.set_xlabel(f"seconds, {title} (lower is better)")
+        axis.grid(axis="x", alpha=0.3)
+    left.invert_yaxis()
+    figure.suptitle(f"TFTP vs HTTP, IPv4 vs IPv6 under QEMU TCG: sample kernel + "
+                    f"{document['initrd_mib']} MiB initrd")  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)

@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 from workbench.contract import SAMPLE_MARKER
+from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, Transfer
+from workbench.lab.faults import FaultPlan
+from workbench.lab.request import BootMode
 
 
 def require_net_lab() -> None:
@@ -98,3 +101,28 @@ def assert_stub_refused(outcome: Outcome, recorder: Recorder, what: str, filenam
     assert errors[0].path is not None and errors[0].path.endswith(filename), errors[0]
     assert outcome.reset_after_error
     return errors[0]
+
+
+def boot_in_lab(
+    root: Path,
+    mode: BootMode = "net",
+    *,
+    ipv6: bool = False,
+    faults: FaultPlan | None = None,
+    max_resets: int = 0,
+    timeout: float = 150,
+) -> tuple[Outcome, Recorder]:
+    """Boot ROOT in the network lab to the sample marker; check the lab ran in a namespace of
+    its own and left nothing behind."""
+    recorder = Recorder()
+    request = BootRequest(root=root, mode=mode, expect=SAMPLE_MARKER, timeout=timeout,
+                          faults=faults, max_resets=max_resets, ipv6=ipv6)  # fmt: skip
+    outcome = boot(request, recorder)
+    assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
+    assert_nothing_left(recorder)
+    return outcome, recorder
+
+
+def marker_line(recorder: Recorder) -> str:
+    """The sample initramfs's line with the command line the kernel got."""
+    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))

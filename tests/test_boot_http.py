@@ -13,13 +13,17 @@ from pathlib import Path
 
 import pytest
 from conftest import BASE_CMDLINE
-from lab_support import Recorder, assert_nothing_left, assert_stub_refused, require_net_lab
+from lab_support import (
+    Recorder,
+    assert_stub_refused,
+    boot_in_lab,
+    marker_line,
+    require_net_lab,
+)
 
 from workbench import contract
 from workbench.contract import SAMPLE_MARKER
-from workbench.lab.boot import BootRequest, boot
-from workbench.lab.events import Outcome
-from workbench.lab.tftp import FaultPlan
+from workbench.lab.faults import FaultPlan
 from workbench.pe.edit import rewrite_sections
 
 pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
@@ -34,28 +38,6 @@ def _lab_tools() -> None:
     require_net_lab()
 
 
-def run(
-    root: Path,
-    mode: str = "http",
-    *,
-    ipv6: bool = False,
-    faults: FaultPlan | None = None,
-    max_resets: int = 0,
-    timeout: float = 150,
-) -> tuple[Outcome, Recorder]:
-    recorder = Recorder()
-    request = BootRequest(root=root, mode=mode, expect=SAMPLE_MARKER, timeout=timeout,  # type: ignore[arg-type]
-                          faults=faults, max_resets=max_resets, ipv6=ipv6)  # fmt: skip
-    outcome = boot(request, recorder)
-    assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
-    assert_nothing_left(recorder)
-    return outcome, recorder
-
-
-def marker_line(recorder: Recorder) -> str:
-    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))
-
-
 def transfer_fields(recorder: Recorder, what: str) -> dict[str, str]:
     return next(step.fields for step in recorder.steps("transfer") if step.subject == what)
 
@@ -64,7 +46,7 @@ def test_http_boot_reaches_userspace_with_the_exact_command_line(
     make_tree: Callable[..., Path],
 ) -> None:
     root = make_tree()
-    outcome, recorder = run(root)
+    outcome, recorder = boot_in_lab(root, "http")
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
     source = recorder.steps("source")[0]
@@ -82,7 +64,7 @@ def test_http_boot_reaches_userspace_with_the_exact_command_line(
 
 
 def test_tampered_initrd_over_http_never_boots(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = run(make_tree(), faults=FaultPlan(corrupt={INITRD: 5000}))
+    outcome, recorder = boot_in_lab(make_tree(), "http", faults=FaultPlan(corrupt={INITRD: 5000}))
     error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     assert (error.reason or "").startswith("sha256 mismatch")
 
@@ -108,7 +90,7 @@ def test_tampered_initrd_over_http_never_boots(make_tree: Callable[..., Path]) -
 def test_every_http_fault_ends_in_one_clear_error_and_a_reset(
     make_tree: Callable[..., Path], faults: FaultPlan, what: str, line: str
 ) -> None:
-    outcome, recorder = run(make_tree(), faults=faults, timeout=180)
+    outcome, recorder = boot_in_lab(make_tree(), "http", faults=faults, timeout=180)
     assert_stub_refused(outcome, recorder, what, Path(KERNEL if what == "kernel" else INITRD).name)
     assert outcome.errors[0].startswith(line), outcome.errors
 
@@ -116,7 +98,9 @@ def test_every_http_fault_ends_in_one_clear_error_and_a_reset(
 def test_first_kernel_request_fails_then_http_boot_retry_boots(
     make_tree: Callable[..., Path],
 ) -> None:
-    outcome, _ = run(make_tree(), faults=FaultPlan(fail_first={KERNEL: 1}), max_resets=1)
+    outcome, _ = boot_in_lab(
+        make_tree(), "http", faults=FaultPlan(fail_first={KERNEL: 1}), max_resets=1
+    )
     assert outcome.ok, outcome.reason
     assert outcome.resets == 1
     assert outcome.errors[0] == (
@@ -126,7 +110,7 @@ def test_first_kernel_request_fails_then_http_boot_retry_boots(
 
 
 def test_pxe_over_ipv6_only_reaches_userspace(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = run(make_tree(), "net", ipv6=True)
+    outcome, recorder = boot_in_lab(make_tree(), "net", ipv6=True)
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
     assert recorder.steps("source")[0].fields == {"source": "net", "server": "fd00::2"}
@@ -144,7 +128,7 @@ def test_http_paths_after_a_pxe_boot_over_ipv6(make_tree: Callable[..., Path]) -
         contract.KERNEL: f"http://[fd00::2]/{KERNEL}".encode(),
         contract.INITRD: f"http://[fd00::2]/{INITRD}".encode(),
     })  # fmt: skip
-    outcome, recorder = run(root, "net", ipv6=True)
+    outcome, recorder = boot_in_lab(root, "net", ipv6=True)
     assert outcome.ok, outcome.reason
     assert transfer_fields(recorder, "kernel")["via"] == "http"
     http = {t.filename for t in recorder.transfers("done") if t.protocol == "http"}
@@ -156,7 +140,7 @@ def test_http_boot_over_ipv6_is_reported_as_the_firmware_failing(
 ) -> None:
     """OVMF 2022.11 offers HTTP Boot over IPv6 but its download never starts in this lab: the
     run says so at once (not a timeout), naming the boot option and the firmware's errors."""
-    outcome, recorder = run(make_tree(), ipv6=True, timeout=90)
+    outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True, timeout=90)
     if outcome.ok:
         pytest.fail("the firmware now does HTTP Boot over IPv6: test it like IPv4")
     assert outcome.kind == "firmware-failed", outcome

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 from conftest import BASE_CMDLINE
-from lab_support import Recorder, assert_nothing_left, assert_stub_refused, require_net_lab
+from lab_support import (
+    Recorder,
+    assert_stub_refused,
+    boot_in_lab,
+    marker_line,
+    require_net_lab,
+)
 
 from workbench.contract import SAMPLE_MARKER
-from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Outcome
+from workbench.lab.faults import FaultPlan
 from workbench.lab.netns import NAMESPACE_ENV
-from workbench.lab.tftp import FaultPlan
 
 pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
 
@@ -30,23 +35,7 @@ def _lab_tools() -> None:
 def boot_net(
     root: Path, faults: FaultPlan | None = None, max_resets: int = 0, timeout: float = 150
 ) -> tuple[Outcome, Recorder]:
-    recorder = Recorder()
-    request = BootRequest(
-        root=root,
-        mode="net",
-        expect=SAMPLE_MARKER,
-        timeout=timeout,
-        faults=faults,
-        max_resets=max_resets,
-    )
-    outcome = boot(request, recorder)
-    assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
-    assert_nothing_left(recorder)
-    return outcome, recorder
-
-
-def marker_line(recorder: Recorder) -> str:
-    return next(line for line in recorder.serial().splitlines() if line.startswith(SAMPLE_MARKER))
+    return boot_in_lab(root, faults=faults, max_resets=max_resets, timeout=timeout)
 
 
 def test_thin_stub_netboots_with_the_exact_command_line(make_tree: Callable[..., Path]) -> None:

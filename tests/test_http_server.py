@@ -14,8 +14,8 @@ import pytest
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
+from workbench.lab.faults import FaultPlan
 from workbench.lab.http import HttpServer, requested_name
-from workbench.lab.tftp import FaultPlan
 
 NAME = "EFI/Linux/vmlinuz"
 DATA = bytes(range(256)) * 4096  # 1 MiB

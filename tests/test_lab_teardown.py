@@ -222,7 +222,19 @@ def test_unwritable_log_is_bad_input(tmp_path: Path, private_tmp: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--corrupt", "EFI/Linux/initrd.img=5"], "TFTP faults need --mode net"),
+        (["--corrupt", "EFI/Linux/initrd.img=5"], "faults need --mode net or --mode http"),
+        (
+            ["--mode", "net", "--http-status", "EFI/Linux/vmlinuz=404"],
+            "--http-status is a fault of --mode http, not --mode net",
+        ),
+        (
+            ["--mode", "http", "--drop-every", "EFI/Linux/vmlinuz=3"],
+            "--drop-every is a fault of --mode net, not --mode http",
+        ),
+        (["--mode", "http", "--http-status", "EFI/Linux/vmlinuz=99"], "not an HTTP status"),
+        (["--ipv6"], "--ipv6 needs --mode net or --mode http"),
+        (["--mode", "http", "--tftp-server", "atftpd"], "needs --mode net"),
+        (["--mode", "net", "--ipv6", "--tftp-server", "dnsmasq"], "IPv4 only"),
         (["--mode", "net", "--stop-after", "EFI/Linux/vmlinuz"], "expected NAME=NUMBER"),
         (["--mode", "net", "--fail-first", "EFI/Linux/vmlinuz=-1"], "must not be negative"),
     ],

@@ -14,7 +14,7 @@ from lab_support import Recorder, assert_nothing_left, require_net_lab
 from workbench.contract import SAMPLE_MARKER
 from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Outcome, StubStep
-from workbench.lab.tftp import FaultPlan
+from workbench.lab.faults import FaultPlan
 
 pytestmark = [pytest.mark.boot, pytest.mark.net, pytest.mark.timeout(240)]
 

@@ -53,6 +53,12 @@ def relative_path(root: Path) -> None:
     rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: b"EFI\\Linux\\vmlinuz"})
 
 
+def tftp_url6_path(root: Path) -> None:
+    """An IPv6 TFTP server named in the path: reachable only after a PXE boot over IPv6."""
+    url = b"tftp://[fd00::2]/EFI/Linux/vmlinuz"
+    rewrite_sections(root / contract.BOOT_PATH, {contract.KERNEL: url})
+
+
 # name: (change after building, build options)
 CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
     "good": (good, {}),
@@ -60,6 +66,7 @@ CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
     "tampered-initrd": (tampered_initrd, {}),
     "wrong-case-path": (wrong_case_path, {}),
     "tftp-url-path": (url_path, {}),
+    "tftp-url6-path": (tftp_url6_path, {}),
     "forced-source-net": (good, {"policy": {"source": "net"}}),
     "forced-source-http": (good, {"policy": {"source": "http"}}),
     "relative-path": (relative_path, {}),
@@ -68,13 +75,15 @@ CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
 
 
 # Cases that only tell something on some transports run there alone.
-ONLY = {"forced-source-http": ("local", "http"), "relative-path": ("http",)}
+ONLY = {"forced-source-http": ("local", "http"), "relative-path": ("http",),
+        "tftp-url6-path": ("net", "net6")}  # fmt: skip
 PAIRS = [(case, mode) for case in CASES for mode in ONLY.get(case, ("local", "net", "http"))]
+# Over IPv6 only the server's address differs, and a tftp://10.x path cannot be reached.
+PAIRS += [("good", "net6"), ("missing-kernel", "net6"), ("tftp-url-path", "net6")]
 
 
 @pytest.mark.boot
 @pytest.mark.timeout(240)
-
 @pytest.mark.parametrize(("case", "mode"), PAIRS, ids=[f"{c}-{m}" for c, m in PAIRS])
 def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
     require_tool("qemu-system-x86_64")
@@ -85,7 +94,9 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree) -> None:
     change(root)
 
     predicted = getattr(preview(root / contract.BOOT_PATH, root), mode)
-    outcome = boot(BootRequest(root=root, mode=mode, expect=contract.SAMPLE_MARKER, timeout=150))
+    request = BootRequest(root=root, mode=mode.removesuffix("6"), expect=contract.SAMPLE_MARKER,  # type: ignore[arg-type]
+                          timeout=150, ipv6=mode.endswith("6"))  # fmt: skip
+    outcome = boot(request)
 
     assert outcome.ok == predicted.boots, (predicted, outcome)
     if not predicted.boots:

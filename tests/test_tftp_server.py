@@ -17,7 +17,8 @@ from tftpy.TftpShared import TftpException, TftpFileNotFoundError, TftpTimeout
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
-from workbench.lab.tftp import FaultPlan, TftpServer
+from workbench.lab.faults import FaultPlan
+from workbench.lab.tftp import TftpServer
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ import tftpy
 from conftest import REPO, require_tool
 
 from workbench.lab.events import Transfer
-from workbench.lab.tftp import FaultPlan, TftpServer
+from workbench.lab.faults import FaultPlan
+from workbench.lab.tftp import TftpServer
 from workbench.lab.tftp_session import Limits, Session, negotiate
 
 

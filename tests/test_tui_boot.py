@@ -160,6 +160,29 @@ async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path])
 
 
 @pytest.mark.timeout(240)
+async def test_http_boot_key_boots_by_http_and_shows_transfers(
+    make_tree: Callable[..., Path],
+) -> None:
+    require_tool("dnsmasq")
+    require_tool("unshare")
+    root = make_tree()
+    app = WorkbenchApp(root / contract.BOOT_PATH, expect=contract.SAMPLE_MARKER, boot_timeout=150)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f7")
+        pane = app.query_one(BootPane)
+        await wait_until(pilot, lambda: pane.outcome is not None, 180)
+        assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+        url = "http://10.0.2.2/EFI/BOOT/BOOTX64.EFI"
+        assert f"source=http server=10.0.2.2 url={url}" in pane.timeline_steps
+        rows = {row.filename: row for row in app.query(TransferRow)}
+        kernel = rows["EFI/Linux/vmlinuz"]
+        assert kernel.latest is not None and kernel.latest.protocol == "http"
+        assert kernel.latest.bytes == (root / "EFI/Linux/vmlinuz").stat().st_size
+        assert kernel.query_one(ProgressBar).percentage == 1.0
+    assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]
+
+
+@pytest.mark.timeout(240)
 async def test_secure_boot_key_boots_a_signed_stub_with_secure_boot_enforced(
     make_tree: Callable[..., Path], tmp_path: Path
 ) -> None:

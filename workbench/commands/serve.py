@@ -9,8 +9,9 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
+from workbench.lab.faults import FaultPlan
 from workbench.lab.http import HttpServer
-from workbench.lab.tftp import DEFAULT_MAX_WINDOW, FaultPlan, TftpServer, where
+from workbench.lab.tftp import DEFAULT_MAX_WINDOW, TftpServer, where
 
 DEFAULT_PORT = 6969
 DEFAULT_HTTP_PORT = 8080

@@ -36,10 +36,10 @@ from workbench.lab.events import (
     SerialLine,
     StubStep,
 )
+from workbench.lab.faults import FaultPlan
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
 from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest
-from workbench.lab.tftp import FaultPlan
 from workbench.lab.tpm import SoftwareTpm
 
 OnEvent = Callable[[Event], None]
@@ -124,6 +124,8 @@ def validate(request: BootRequest) -> Firmware:
         )
     if request.tftp_server != "workbench" and (request.faults or request.mode != "net"):
         raise WorkbenchError("--tftp-server other than workbench needs --mode net and no faults")
+    if request.tftp_server != "workbench" and request.ipv6:
+        raise WorkbenchError("the TFTP peers (atftpd, dnsmasq) run over IPv4 only in the lab")
     if request.faults is not None:
         check_faults(request.faults, request.mode)
     if request.tftp_max_window < 1:

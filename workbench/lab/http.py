@@ -23,7 +23,8 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.lab import confine
 from workbench.lab.events import Transfer
-from workbench.lab.tftp import FaultPlan, address_family, where
+from workbench.lab.faults import FaultPlan, InjectedFailures
+from workbench.lab.tftp import address_family, where
 
 OnTransfer = Callable[[Transfer], None]
 PROGRESS_INTERVAL = 0.5
@@ -82,8 +83,7 @@ class HttpServer:
         self.port = port
         self.faults = faults or FaultPlan()
         self.on_event = on_event
-        self._failures_left = dict(self.faults.fail_first)
-        self._lock = threading.Lock()
+        self._failures = InjectedFailures(self.faults)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -93,13 +93,6 @@ class HttpServer:
     def report(self, event: Transfer) -> None:
         if self.on_event is not None:
             self.on_event(event)
-
-    def _take_injected_failure(self, name: str) -> bool:
-        with self._lock:
-            left = self._failures_left.get(name, 0)
-            if left > 0:
-                self._failures_left[name] = left - 1
-            return left > 0
 
     def refuse_method(self, handler: _Handler) -> None:
         name = requested_name(handler.path)
@@ -129,7 +122,7 @@ class HttpServer:
                 event("failed", total=size, error=f"status {code} (fault injected)")
                 send_status(handler, code)
                 return
-            if not head and self._take_injected_failure(name):
+            if not head and self._failures.take(name):
                 event("failed", total=size, error="503 on purpose (fault injected)")
                 send_status(handler, HTTPStatus.SERVICE_UNAVAILABLE)
                 return

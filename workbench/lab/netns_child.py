@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote
 from workbench.lab.http import HttpServer
@@ -32,7 +33,7 @@ DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"
 DHCP6_RANGE = "fd00::10,fd00::50,64,1h"
 DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed",
                   "DHCPSOLICIT", "DHCPADVERTISE", "DHCPREPLY")  # fmt: skip
-BOOT_PATH = "EFI/BOOT/BOOTX64.EFI"
+BOOT_PATH = contract.BOOT_PATH
 # EDK2's HTTP Boot takes only offers that carry its own vendor class back (UEFI 2.10, 24.7.2):
 # option 60 "HTTPClient" over DHCPv4; over DHCPv6, option 16 with enterprise number 343.
 HTTP_CLIENT_CLASS6 = "00:00:01:57:00:0a:" + ":".join(f"{b:02x}" for b in b"HTTPClient")

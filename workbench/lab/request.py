@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from workbench.lab.faults import FaultPlan
 from workbench.lab.firmware import Firmware
-from workbench.lab.tftp import FaultPlan
 
 TftpServerKind = Literal["workbench", "atftpd", "dnsmasq"]
 TFTP_SERVERS: tuple[TftpServerKind, ...] = ("workbench", "atftpd", "dnsmasq")

@@ -18,7 +18,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tftpy.TftpPacketFactory import TftpPacketFactory
@@ -27,12 +26,12 @@ from tftpy.TftpPacketTypes import TftpPacketRRQ, TftpPacketWRQ
 from workbench.errors import WorkbenchError
 from workbench.lab import confine
 from workbench.lab.events import Transfer
+from workbench.lab.faults import FaultPlan, InjectedFailures
 from workbench.lab.tftp_session import (
     ERROR_ACCESS_VIOLATION,
     ERROR_FILE_NOT_FOUND,
     ERROR_ILLEGAL_OPERATION,
     ERROR_OPTION_REFUSED,
-    Faults,
     Limits,
     Session,
     error_packet,
@@ -44,53 +43,6 @@ PROGRESS_INTERVAL = 0.5
 # How often the listener looks at its stop flag.
 POLL_SECONDS = 0.2
 DEFAULT_MAX_WINDOW = 64
-
-
-@dataclass
-class FaultPlan:
-    """Faults to inject, by file name as the client asks for it (e.g. `EFI/Linux/vmlinuz`).
-    The TFTP and HTTP servers share it; the last three kinds are HTTP's own."""
-
-    # Fail the first N read requests for a name (TFTP error 1; HTTP 503).
-    fail_first: dict[str, int] = field(default_factory=dict)
-    # Stop sending a file after B bytes (TFTP: the client times out; HTTP: the connection
-    # closes, a short body).
-    stop_after: dict[str, int] = field(default_factory=dict)
-    # Flip the byte at offset O of the served data.
-    corrupt: dict[str, int] = field(default_factory=dict)
-    # Drop every Nth DATA packet of a name the first time it is sent (retransmits recover it).
-    drop_every: dict[str, int] = field(default_factory=dict)
-    # Answer requests for a name that ask for one of these options (comma-separated) with
-    # ERROR 8, as an older server does: {"EFI/Linux/vmlinuz": "windowsize,blksize"}.
-    refuse_options: dict[str, str] = field(default_factory=dict)
-    # HTTP: answer every request for a name with this status (404, 500...).
-    http_status: dict[str, int] = field(default_factory=dict)
-    # HTTP: send B bytes, then hold the connection silent (the client times out).
-    stall_after: dict[str, int] = field(default_factory=dict)
-    # HTTP: send the body without a Content-Length (closing the connection at its end).
-    no_length: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str]]:
-        return {
-            "fail_first": self.fail_first,
-            "stop_after": self.stop_after,
-            "corrupt": self.corrupt,
-            "drop_every": self.drop_every,
-            "refuse_options": self.refuse_options,
-            "http_status": self.http_status,
-            "stall_after": self.stall_after,
-            "no_length": self.no_length,
-        }
-
-    def __bool__(self) -> bool:
-        return any(self.to_dict().values())
-
-    def for_name(self, name: str) -> Faults:
-        return Faults(
-            stop_after=self.stop_after.get(name),
-            corrupt_at=self.corrupt.get(name),
-            drop_every=self.drop_every.get(name, 0),
-        )
 
 
 def address_family(bind: str) -> socket.AddressFamily:
@@ -129,7 +81,7 @@ class TftpServer:
         self.faults = faults or FaultPlan()
         self.on_event = on_event
         self.limits = Limits(max_window=max_window)
-        self._failures_left = dict(self.faults.fail_first)
+        self._failures = InjectedFailures(self.faults)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._socket: socket.socket | None = None
@@ -145,13 +97,6 @@ class TftpServer:
         except confine.Refused as refusal:
             code = ERROR_FILE_NOT_FOUND if refusal.not_found else ERROR_ACCESS_VIOLATION
             raise Refused(code, refusal.state, refusal.reason) from None
-
-    def take_injected_failure(self, name: str) -> bool:
-        with self._lock:
-            left = self._failures_left.get(name, 0)
-            if left > 0:
-                self._failures_left[name] = left - 1
-            return left > 0
 
     # -- events ------------------------------------------------------------------------------
 
@@ -218,7 +163,7 @@ class TftpServer:
             raise Refused(ERROR_OPTION_REFUSED, "refused", reason)
         fd = self.open_inside_root(name)
         try:
-            if self.take_injected_failure(name):
+            if self._failures.take(name):
                 raise Refused(ERROR_FILE_NOT_FOUND, "failed", "failed on purpose (fault injected)")
             self._send(sock, packet, client, fd)
         finally:

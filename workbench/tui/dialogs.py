@@ -57,7 +57,7 @@ Inspect, edit, preview and boot one UEFI stub.
 | `F6`, or `n` outside a text field | netboot ROOT over PXE/TFTP in a private network |
 | `F7`, or `h` outside a text field | boot ROOT by UEFI HTTP Boot in a private network |
 | `F9` / `F10`, or `i` / `I` | the TFTP / HTTP network boot over IPv6 only |
-| `Shift+F5` / `Shift+F6` / `Shift+F7`, or `B` / `N` / `H` | the same, Secure Boot on with --keys enrolled |
+| `Shift+F5`..`Shift+F7`, or `B` / `N` / `H` | the same with Secure Boot (--keys enrolled) |
 | `F8`; `s`, `Esc` outside a text field | stop the running boot |
 | `Ctrl+S` | save the edits (atomic; asks before dropping a signature) |
 | `Ctrl+Z` | undo the last unsaved edit |
