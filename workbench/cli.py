@@ -35,8 +35,8 @@ EXAMPLES = {
     "set": "workbench set esp/EFI/BOOT/BOOTX64.EFI --cmdline 'console=ttyS0 quiet' --rehash esp",
     "build": "workbench build --kernel vmlinuz --initrd initrd.img --cmdline 'console=ttyS0' "
     "--out-dir esp",
-    "boot": "workbench boot esp --mode net --expect 'login:' --tftp-server atftpd",
-    "serve": "workbench serve esp --port 6969 --drop-every EFI/Linux/vmlinuz=50",
+    "boot": "workbench boot esp --mode http --expect 'login:' --http-status EFI/Linux/vmlinuz=404",
+    "serve": "workbench serve esp --http --bind ::1 --stall-after EFI/Linux/vmlinuz=1000000",
     "preview": "workbench preview esp/EFI/BOOT/BOOTX64.EFI --root esp",
     "pcrs": "workbench pcrs esp/EFI/BOOT/BOOTX64.EFI --bank sha256 --bank sha384 --json",
     "sign": "workbench sign esp/EFI/BOOT/BOOTX64.EFI --keys keys/",
