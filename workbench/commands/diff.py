@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("a", type=Path, metavar="A")
     parser.add_argument("b", type=Path, metavar="B")
-    parser.add_argument("--root", type=Path, metavar="ROOT", help="predict both boots from ROOT")
+    parser.add_argument(
+        "--root", type=Path, metavar="ROOT", help="predict the local, TFTP and HTTP boots from ROOT"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
