@@ -141,10 +141,11 @@ class HttpServer:
             handler.close_connection = True
         else:
             handler.send_header("Content-Length", str(size))
-        handler.end_headers()
         if head:
-            event("probe", total=size)
+            event("probe", total=size)  # reported before the answer leaves
+            handler.end_headers()
             return
+        handler.end_headers()
         event("started", total=size)
         started = time.monotonic()
         try:
@@ -156,9 +157,9 @@ class HttpServer:
             return
         seconds = round(time.monotonic() - started, 3)
         if sent < size:
-            event(
-                "failed", sent, size, seconds=seconds, error="stopped on purpose (fault injected)"
-            )
+            stopping = self._stopping.is_set()
+            why = "the server stopped" if stopping else "stopped on purpose (fault injected)"
+            event("failed", sent, size, seconds=seconds, error=why)
         else:
             event("done", sent, size, seconds=seconds)
 
