@@ -79,6 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pad-mib", type=int, default=32)
+    parser.add_argument("--only", metavar="TEXT", help="run the cases whose name contains TEXT "
+                        "(printed only; the JSON and plot need every case)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-transports-") as scratch:
         directory = Path(scratch)
@@ -94,6 +96,8 @@ def main() -> None:
             Case("firmware HTTP Boot of a UKI", make_uki_tree(directory / "uki", initrd), "http"),
         ]
         results: dict[str, dict] = {}
+        if args.only:
+            cases = [case for case in cases if args.only in case.name]
         for case in cases:
             stubs, wholes, transfer = [], [], {}
             for _ in range(args.rounds):
@@ -110,6 +114,9 @@ def main() -> None:
                 "whole_runs_s": [round(w, 2) for w in wholes],
                 "kernel_transfer": transfer,
             }
+    if args.only:
+        print(json.dumps(results, indent=2))
+        return
     report(args, results)
 
 

@@ -65,13 +65,20 @@ static void fallback_line(const char *why, const char *next)
     console_end(&tb);
 }
 
-/* Over IPv6, PXE Base Code's own Mtftp (EDK2's MTFTP6 underneath, its window of 4). */
-static EFI_STATUS read_v6(EFI_PXE_BASE_CODE_PROTOCOL *pxe, const uint8_t *server, const char *name,
-                          file_buf *out, net_transfer *info, const char **reason)
+/* Over IPv6, PXE Base Code's own Mtftp (EDK2's MTFTP6 underneath, with its window of 4) at
+ * the policy's block size; blocks that never come (fragments lost) mean one frame per block. */
+static EFI_STATUS read_v6(EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
+                          const uint8_t *server, const char *name, file_buf *out,
+                          net_transfer *info, const char **reason)
 {
+    unsigned blksize = policy->tftp_blksize;
     info->via = "pxe6";
     UINT64 started = clock_ms();
-    EFI_STATUS status = pxe_read(pxe, FRAME_BLKSIZE_V6, 6, server, name, out, reason);
+    EFI_STATUS status = pxe_read(pxe, blksize, 6, server, name, out, reason);
+    if (status == EFI_TIMEOUT && blksize > FRAME_BLKSIZE_V6) {
+        fallback_line(*reason, "asking again with blksize 1448 (one frame per block)");
+        status = pxe_read(pxe, FRAME_BLKSIZE_V6, 6, server, name, out, reason);
+    }
     info->ms = clock_ms() - started;
     return status;
 }
@@ -90,7 +97,7 @@ EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
         return EFI_UNSUPPORTED;
     }
     if (family == 6)
-        return read_v6(pxe, server, name, out, info, reason);
+        return read_v6(pxe, policy, server, name, out, info, reason);
     for (;;) {
         status = tftp4_read(device, pxe->Mode, server, name, &ask, out, &result, reason);
         /* The server answered, then its blocks never came: IP fragments dropped on the way. */
