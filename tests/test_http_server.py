@@ -196,3 +196,17 @@ def test_serve_http_command_logs_transfers(root: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["--http", "--drop-every", "k=3"], "--drop-every is a fault of the other protocol's server"),
+     (["--http-status", "k=404"], "--http-status is a fault of the other protocol's server")],
+)  # fmt: skip
+def test_serve_refuses_the_other_protocols_faults(
+    root: Path, arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli import main
+
+    assert main(["serve", str(root), *arguments]) == 2
+    assert message in capsys.readouterr().err

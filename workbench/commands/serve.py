@@ -9,14 +9,12 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
-from workbench.lab.faults import FaultPlan
+from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.http import HttpServer
 from workbench.lab.tftp import DEFAULT_MAX_WINDOW, TftpServer, where
 
 DEFAULT_PORT = 6969
 DEFAULT_HTTP_PORT = 8080
-TFTP_ONLY = ("drop_every", "refuse_options")
-HTTP_ONLY = ("http_status", "stall_after", "no_length")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,12 +138,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= port <= 65535:
         raise WorkbenchError(f"--port {port}: not a port number")
     faults = fault_plan(args)
-    wrong = TFTP_ONLY if args.http else HTTP_ONLY
-    if faults is not None and any(getattr(faults, name) for name in wrong):
-        kind = "TFTP" if args.http else "HTTP"
-        raise WorkbenchError(
-            f"that fault is {kind}'s own: serve {'without' if args.http else 'with'} --http"
-        )
+    flag = foreign_fault(faults, "http" if args.http else "tftp") if faults else None
+    if flag is not None:
+        fix = "serve without --http" if args.http else "serve with --http"
+        raise WorkbenchError(f"{flag} is a fault of the other protocol's server ({fix})")
 
     def log(event: Transfer) -> None:
         print(describe(event), flush=True)

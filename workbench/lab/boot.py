@@ -36,7 +36,7 @@ from workbench.lab.events import (
     SerialLine,
     StubStep,
 )
-from workbench.lab.faults import FaultPlan
+from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
 from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest
@@ -136,19 +136,12 @@ def validate(request: BootRequest) -> Firmware:
     return find_firmware(secure_boot=request.secure_boot)
 
 
-TFTP_ONLY_FAULTS = {"drop_every": "--drop-every", "refuse_options": "--refuse-option"}
-HTTP_ONLY_FAULTS = {"http_status": "--http-status", "stall_after": "--stall-after",
-                    "no_length": "--no-length"}  # fmt: skip
-
-
 def check_faults(faults: FaultPlan, mode: str) -> None:
     """Faults need a server to inject them: TFTP's own for net, HTTP's own for http."""
     if mode == "local":
         raise WorkbenchError("faults need --mode net or --mode http (a server to inject them)")
-    wrong = TFTP_ONLY_FAULTS if mode == "http" else HTTP_ONLY_FAULTS
-    given = [name for name in wrong if getattr(faults, name)]
-    if given:
-        flag = wrong[given[0]]
+    flag = foreign_fault(faults, "http" if mode == "http" else "tftp")
+    if flag is not None:
         other = "net" if mode == "http" else "http"
         raise WorkbenchError(f"{flag} is a fault of --mode {other}, not --mode {mode}")
 

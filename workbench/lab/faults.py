@@ -55,6 +55,18 @@ class FaultPlan:
         )
 
 
+# Faults only one server can inject, with the flag that asks for each.
+TFTP_ONLY = {"drop_every": "--drop-every", "refuse_options": "--refuse-option"}
+HTTP_ONLY = {"http_status": "--http-status", "stall_after": "--stall-after",
+             "no_length": "--no-length"}  # fmt: skip
+
+
+def foreign_fault(plan: FaultPlan, protocol: str) -> str | None:
+    """The flag of a fault in `plan` that the other protocol's server injects, or None."""
+    foreign = TFTP_ONLY if protocol == "http" else HTTP_ONLY
+    return next((flag for name, flag in foreign.items() if getattr(plan, name)), None)
+
+
 class InjectedFailures:
     """The `fail_first` countdown of a plan, shared by a server's threads."""
 
