@@ -10,7 +10,7 @@
 #include "http.h"
 #include "http_status.h"
 #include "proto/http.h"
-#include "proto/service_binding.h"
+#include "service.h"
 #include "sha256.h"
 #include "textbuf.h"
 #include "url.h"
@@ -29,7 +29,7 @@ static EFI_GUID http_guid = STUB_HTTP_PROTOCOL_GUID;
 
 const char *http_find(EFI_HANDLE device, http_boot *out)
 {
-    EFI_DEVICE_PATH *path = NULL, *search;
+    EFI_DEVICE_PATH *path = NULL;
     *out = (http_boot){0};
     if (!device || EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, device, &DevicePathProtocol, (void **)&path)) || !path)
         return "no device path on the boot device";
@@ -38,19 +38,15 @@ const char *http_find(EFI_HANDLE device, http_boot *out)
         return reason;
     if (!url_is_http(out->boot.uri, out->boot.uri_len))
         return "the boot URI is not an http:// or https:// URL";
-    search = path;
-    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, &binding_guid, &search, &out->nic)))
-        return "no EFI_HTTP_PROTOCOL on the network device";
-    return NULL;
+    out->binding = service_binding_for(device, &binding_guid);
+    return out->binding ? NULL : "no EFI_HTTP_PROTOCOL on the network device";
 }
 
 const char *http_from_pxe(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, http_boot *out)
 {
-    EFI_DEVICE_PATH *path = NULL;
     *out = (http_boot){0};
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, device, &DevicePathProtocol, (void **)&path)) || !path)
-        return "no device path on the boot device";
-    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, &binding_guid, &path, &out->nic)))
+    out->binding = service_binding_for(device, &binding_guid);
+    if (!out->binding)
         return "no EFI_HTTP_PROTOCOL on the network device";
     out->boot.family = mode->UsingIpv6 ? 6 : 4;
     CopyMem(out->boot.local, (void *)&mode->StationIp, out->boot.family == 6 ? 16 : 4);
@@ -283,16 +279,11 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
 EFI_STATUS http_read(const http_boot *boot, const char *url, file_buf *out, net_transfer *info,
                      const char **reason)
 {
-    stub_service_binding *binding = NULL;
     EFI_HANDLE child = NULL;
     exchange x = {0};
     *out = (file_buf){0};
     *info = (net_transfer){.via = "http"};
-    EFI_STATUS status = uefi_call_wrapper(BS->HandleProtocol, 3, boot->nic, &binding_guid, (void **)&binding);
-    if (!EFI_ERROR(status))
-        status = uefi_call_wrapper(binding->CreateChild, 2, binding, &child);
-    if (!EFI_ERROR(status))
-        status = uefi_call_wrapper(BS->HandleProtocol, 3, child, &http_guid, (void **)&x.http);
+    EFI_STATUS status = service_child(boot->binding, &http_guid, &child, (void **)&x.http);
     if (EFI_ERROR(status)) {
         *reason = "no EFI_HTTP_PROTOCOL child for the network device";
         goto done;
@@ -316,7 +307,7 @@ done:
     if (x.http)
         uefi_call_wrapper(x.http->Configure, 2, x.http, NULL);
     if (child)
-        uefi_call_wrapper(binding->DestroyChild, 2, binding, child);
+        uefi_call_wrapper(boot->binding->DestroyChild, 2, boot->binding, child);
     if (EFI_ERROR(status))
         file_buf_free(out);
     return status;

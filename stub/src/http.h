@@ -9,9 +9,10 @@
 #include "devpath.h"
 #include "file_buf.h"
 #include "net.h"
+#include "proto/service_binding.h"
 
 typedef struct {
-    EFI_HANDLE nic;              /* the handle with the HTTP service binding */
+    stub_service_binding *binding;  /* the NIC's HTTP service binding */
     devpath_http_boot boot;      /* family, local address, the stub's own URL (none after PXE) */
 } http_boot;
 

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "efi_status.h"
 #include "proto/mtftp4.h"
+#include "service.h"
 #include "tftp4.h"
 #include "tftp_error.h"
 #include "tftp_oack.h"
@@ -132,21 +133,6 @@ static EFI_STATUS EFIAPI on_timeout(stub_mtftp4_protocol *this, stub_mtftp4_toke
     return EFI_SUCCESS;
 }
 
-/* The MTFTP4 service binding of the NIC under the PXE device (its device path's prefix). */
-static stub_service_binding *service_binding(EFI_HANDLE device, EFI_HANDLE *nic)
-{
-    static EFI_GUID binding_guid = STUB_MTFTP4_SERVICE_BINDING_GUID;
-    EFI_DEVICE_PATH *path = NULL;
-    stub_service_binding *binding = NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, device, &DevicePathProtocol, (void **)&path)))
-        return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, &binding_guid, &path, nic)))
-        return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, *nic, &binding_guid, (void **)&binding)))
-        return NULL;
-    return binding;
-}
-
 static void copy_ip(EFI_IPv4_ADDRESS *to, const uint8_t from[4])
 {
     for (int i = 0; i < 4; i++)
@@ -271,23 +257,20 @@ EFI_STATUS tftp4_read(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, con
                       const char *name, const tftp_request *ask, file_buf *out, tftp4_result *result,
                       const char **reason)
 {
+    static EFI_GUID binding_guid = STUB_MTFTP4_SERVICE_BINDING_GUID;
     static EFI_GUID mtftp_guid = STUB_MTFTP4_PROTOCOL_GUID;
-    EFI_HANDLE nic = NULL, child = NULL;
+    EFI_HANDLE child = NULL;
     stub_mtftp4_protocol *mtftp = NULL;
     *out = (file_buf){0};
     *result = (tftp4_result){0};
-    stub_service_binding *binding = service_binding(device, &nic);
+    stub_service_binding *binding = service_binding_for(device, &binding_guid);
     if (!binding) {
         result->outcome = TFTP4_UNAVAILABLE;
         *reason = "no EFI_MTFTP4_PROTOCOL on the network device";
         return EFI_UNSUPPORTED;
     }
-    EFI_STATUS status = uefi_call_wrapper(binding->CreateChild, 2, binding, &child);
-    if (!EFI_ERROR(status))
-        status = uefi_call_wrapper(BS->HandleProtocol, 3, child, &mtftp_guid, (void **)&mtftp);
+    EFI_STATUS status = service_child(binding, &mtftp_guid, &child, (void **)&mtftp);
     if (EFI_ERROR(status)) {
-        if (child)
-            uefi_call_wrapper(binding->DestroyChild, 2, binding, child);
         result->outcome = TFTP4_UNAVAILABLE;
         *reason = "no MTFTP4 child for the network device";
         return status;
