@@ -11,7 +11,8 @@ from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
 from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.http import HttpServer
-from workbench.lab.tftp import DEFAULT_MAX_WINDOW, TftpServer, where
+from workbench.lab.listen import where
+from workbench.lab.tftp import DEFAULT_MAX_WINDOW, TftpServer
 
 DEFAULT_PORT = 6969
 DEFAULT_HTTP_PORT = 8080

@@ -10,7 +10,6 @@ answer with a status (404...), stall after B bytes, leave out Content-Length.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import threading
 import time
@@ -24,7 +23,7 @@ from workbench.errors import WorkbenchError
 from workbench.lab import confine
 from workbench.lab.events import Transfer
 from workbench.lab.faults import FaultPlan, InjectedFailures
-from workbench.lab.tftp import address_family, where
+from workbench.lab.listen import address_family, cannot_serve
 
 OnTransfer = Callable[[Transfer], None]
 PROGRESS_INTERVAL = 0.5
@@ -200,11 +199,7 @@ class HttpServer:
         try:
             self._server = _Server(self, (self.bind, self.port))
         except OSError as error:
-            reason = error.strerror or str(error)
-            if error.errno == errno.EADDRINUSE:
-                reason = "port already in use"
-            address = where(self.bind, self.port)
-            raise WorkbenchError(f"cannot serve HTTP on {address}: {reason}") from None
+            raise cannot_serve("HTTP", self.bind, self.port, error) from None
         self.port = self._server.server_address[1]
         self._stopping.clear()
         serve = self._server.serve_forever

@@ -23,10 +23,11 @@ from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote
 from workbench.lab.http import HttpServer
+from workbench.lab.listen import where
 from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
 from workbench.lab.request import NetLabConfig
-from workbench.lab.tftp import TftpServer, where
+from workbench.lab.tftp import TftpServer
 from workbench.lab.tpm import SoftwareTpm
 
 DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"

@@ -10,7 +10,6 @@ Names are opened as workbench.lab.confine says: open first, then check what was 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import select
@@ -27,6 +26,7 @@ from workbench.errors import WorkbenchError
 from workbench.lab import confine
 from workbench.lab.events import Transfer
 from workbench.lab.faults import FaultPlan, InjectedFailures
+from workbench.lab.listen import address_family, cannot_serve
 from workbench.lab.tftp_session import (
     ERROR_ACCESS_VIOLATION,
     ERROR_FILE_NOT_FOUND,
@@ -43,15 +43,6 @@ PROGRESS_INTERVAL = 0.5
 # How often the listener looks at its stop flag.
 POLL_SECONDS = 0.2
 DEFAULT_MAX_WINDOW = 64
-
-
-def address_family(bind: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in bind else socket.AF_INET
-
-
-def where(bind: str, port: int) -> str:
-    """`10.0.2.2:69` or `[fd00::2]:69`."""
-    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
 
 
 class Refused(Exception):
@@ -208,11 +199,7 @@ class TftpServer:
             sock.bind((self.bind, self.port))
         except OSError as error:
             sock.close()
-            reason = error.strerror or str(error)
-            if error.errno == errno.EADDRINUSE:
-                reason = "port already in use"
-            address = where(self.bind, self.port)
-            raise WorkbenchError(f"cannot serve TFTP on {address}: {reason}") from None
+            raise cannot_serve("TFTP", self.bind, self.port, error) from None
         self._socket = sock
         self.port = sock.getsockname()[1]
         self._stopping.clear()
