@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from workbench.errors import WorkbenchError
 from workbench.lab.events import Transfer
@@ -161,8 +162,7 @@ def test_stall_after_holds_the_connection_silent(root: Path) -> None:
 
 
 def test_ipv6_loopback(root: Path) -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 on this host")
+    require(socket.has_ipv6, "IPv6 on loopback")
     for served in serve(root, bind="::1"):
         assert served.get(f"/{NAME}")[2] == DATA
 
