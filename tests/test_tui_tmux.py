@@ -35,15 +35,16 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "wb").stdout
 
-    def wait_for(self, text: str, timeout: float = 20) -> str:
+    def wait_for(self, *texts: str, timeout: float = 20) -> str:
+        """The screen once every text is on it: a capture can land mid-render."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.2)
-        raise AssertionError(f"{text!r} never showed; the screen was:\n{screen}")
+        raise AssertionError(f"{texts!r} never all showed; the screen was:\n{screen}")
 
 
 def alive(pid: int) -> bool:
@@ -65,13 +66,9 @@ def test_open_in_tmux_shows_sections_and_cmdline_then_quits(
     tmux("new-session", "-d", "-s", "wb", "-x", "100", "-y", "32", "-c", str(tmp_path), command)
     try:
         pid = int(tmux("list-panes", "-t", "wb", "-F", "#{pane_pid}").stdout.split()[0])
-        screen = tmux.wait_for("Overview")
-        assert BASE_CMDLINE in screen
-        assert "workbench-thin" in screen
+        tmux.wait_for("Overview", BASE_CMDLINE, "workbench-thin")
         tmux("send-keys", "-t", "wb", "2")
-        screen = tmux.wait_for(".cmdline")
-        for name in (".text", contract.WB_MAGIC, contract.KERNEL_HASH, contract.KERNEL):
-            assert name in screen
+        tmux.wait_for(".cmdline", ".text", contract.WB_MAGIC, contract.KERNEL_HASH, contract.KERNEL)
         tmux("send-keys", "-t", "wb", "q")
         deadline = time.monotonic() + 15
         while alive(pid) and time.monotonic() < deadline:
