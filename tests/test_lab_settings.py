@@ -65,8 +65,22 @@ def test_ipv6_uses_dhcpv6_option_59_and_no_ipv4_at_all() -> None:
     assert f"--dhcp-option-force=option6:16,{HTTP_CLIENT_CLASS6}" in http
 
 
-def test_http_client_class_is_edk2s_vendor_class_option() -> None:
-    data = bytes(int(part, 16) for part in HTTP_CLIENT_CLASS6.split(":"))
-    # Enterprise number 343, then one length-prefixed class: what HttpBootDhcp6 compares.
-    assert data[:4] == (343).to_bytes(4, "big")
-    assert data[4:6] == (10).to_bytes(2, "big") and data[6:] == b"HTTPClient"
+def dnsmasq_cstrings(value: str) -> bytes:
+    """How dnsmasq 2.90 writes a DHCPv6 option of its OT_CSTRING kind (16 among them): each
+    comma-separated string after its 2-byte length (option.c, parse_dhcp_opt)."""
+    return b"".join(len(part).to_bytes(2, "big") + part.encode() for part in value.split(","))
+
+
+def test_http_client_class_is_what_edk2_compares() -> None:
+    data = dnsmasq_cstrings(HTTP_CLIENT_CLASS6)
+    # HttpBootParseDhcp6Packet: OpLen >= 16 and "HTTPClient" at offset 6.
+    assert len(data) >= 16 and data[6:16] == b"HTTPClient"
+    # Well formed (RFC 8415 21.16): a 4-byte enterprise number, then one length-prefixed class.
+    assert int.from_bytes(data[4:6], "big") == len(data) - 6
+
+
+def test_http_boot_over_ipv6_keeps_pxe_over_ipv6_in_front() -> None:
+    """OVMF 2022.11's HTTP Boot over IPv6 needs an IPv6 stack that PXE has readied."""
+    switches = " ".join(firmware_switches(config("http", True)))
+    assert "IPv4PXESupport,string=n" in switches and "IPv4Support,string=n" in switches
+    assert "IPv6PXESupport" not in switches

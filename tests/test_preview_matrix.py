@@ -79,7 +79,8 @@ ONLY = {"forced-source-http": ("local", "http"), "relative-path": ("http",),
         "tftp-url6-path": ("net", "net6")}  # fmt: skip
 PAIRS = [(case, mode) for case in CASES for mode in ONLY.get(case, ("local", "net", "http"))]
 # Over IPv6 only the server's address differs, and a tftp://10.x path cannot be reached.
-PAIRS += [("good", "net6"), ("missing-kernel", "net6"), ("tftp-url-path", "net6")]
+PAIRS += [("good", "net6"), ("missing-kernel", "net6"), ("tftp-url-path", "net6"),
+          ("good", "http6"), ("missing-kernel", "http6")]  # fmt: skip
 
 
 @pytest.mark.boot

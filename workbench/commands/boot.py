@@ -35,7 +35,9 @@ and stream the serial console as it happens; the last line is the outcome.
                 HTTPClient vendor class with that URL; OVMF's PXE is switched off).
   --ipv6        with net or http: the namespace is IPv6 only (fd00::/64, DHCPv6 and router
                 advertisements) and OVMF loads no IPv4 stack; the URL is tftp:// or
-                http://[fd00::2]/EFI/BOOT/BOOTX64.EFI (DHCPv6 option 59).
+                http://[fd00::2]/EFI/BOOT/BOOTX64.EFI (DHCPv6 option 59). HTTP Boot over
+                IPv6 lets the firmware's PXE over IPv6 fail first: it readies the IPv6
+                stack that OVMF 2022.11's HTTP Boot needs.
 
 Success: with --expect TEXT, TEXT appears on the serial console. Without it, the stub starts
 the kernel (`stub: starting kernel`) and the machine then powers itself off; for another

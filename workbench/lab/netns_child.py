@@ -36,11 +36,15 @@ DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNA
                   "DHCPSOLICIT", "DHCPADVERTISE", "DHCPREPLY")  # fmt: skip
 BOOT_PATH = contract.BOOT_PATH
 # EDK2's HTTP Boot takes only offers that carry its own vendor class back (UEFI 2.10, 24.7.2):
-# option 60 "HTTPClient" over DHCPv4; over DHCPv6, option 16 with enterprise number 343.
-HTTP_CLIENT_CLASS6 = "00:00:01:57:00:0a:" + ":".join(f"{b:02x}" for b in b"HTTPClient")
+# option 60 "HTTPClient" over DHCPv4; over DHCPv6, option 16, where EDK2 reads "HTTPClient" at
+# offset 6 (after a 4-byte enterprise number and a 2-byte length) and nothing else. dnsmasq
+# writes option6:16 as 2-byte-length strings whatever the value looks like, so raw bytes cannot
+# go in: "wb" fills the enterprise number's place (00 02 'w' 'b', not 343, which EDK2 ignores)
+# and "HTTPClient" follows with its length, a well-formed RFC 8415 vendor class.
+HTTP_CLIENT_CLASS6 = "wb,HTTPClient"
 # OVMF's fw_cfg switches (OvmfPkg PxeBcPcdProducerLib, UefiDriverEntryPointFwCfgOverrideLib).
-NO_PXE = ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
-          "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]  # fmt: skip
+NO_PXE4 = ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"]
+NO_PXE6 = ["-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
 NO_IPV4 = ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=n"]
 # "dnsmasq-dhcp[123]: 1689397516 DHCPACK(tap0) ..." -> "DHCPACK(tap0) ..."
 DNSMASQ_PREFIX = re.compile(r"^dnsmasq(?:-dhcp)?\[\d+\]:\s*(?:\d+\s+)?")
@@ -105,9 +109,17 @@ def dhcp_options(config: NetLabConfig) -> list[str]:
 
 
 def firmware_switches(config: NetLabConfig) -> list[str]:
-    """Which network boot OVMF tries first: HTTP Boot without PXE, IPv6 without IPv4."""
-    switches = NO_PXE if config.protocol == "http" else []
-    return switches + (NO_IPV4 if config.ipv6 else [])
+    """Which network boot OVMF tries first: HTTP Boot without PXE, IPv6 without IPv4.
+
+    Except that HTTP Boot over IPv6 keeps PXE over IPv6 in front of it. OVMF 2022.11's HTTP
+    Boot starts DHCPv6 before its link-local address has passed duplicate address detection,
+    gets EFI_NO_MAPPING and gives up without sending a packet (EDK2 fixed it in
+    edk2-stable202508: "NetworkPkg/HttpBootDxe: Wait for IPv6 DAD before issuing DHCPv6
+    requests"). PXE waits for DAD; it then finds no TFTP file in the answer and gives up, and
+    HTTP Boot, next in the boot order, finds the IPv6 stack ready."""
+    if config.protocol != "http":
+        return NO_IPV4 if config.ipv6 else []
+    return NO_PXE4 + NO_IPV4 if config.ipv6 else NO_PXE4 + NO_PXE6
 
 
 def start_dnsmasq(config: NetLabConfig, stopping: threading.Event,
