@@ -7,9 +7,10 @@ Two figures per case, medians of --rounds:
 - whole run: QEMU's start to the sample initramfs's marker (firmware, downloads, kernel).
 
 Cases: local ESP; PXE + TFTP (our server, the stub's default blksize 16384 window 8); UEFI HTTP
-Boot + the stub's HTTP; PXE over IPv6 + TFTP (PXE Base Code's MTFTP6); PXE over IPv6 + the
-stub's HTTP over IPv6 (http://[fd00::2] paths: OVMF 2022.11's own HTTP Boot over IPv6 fails in
-this lab, see tests/test_boot_http.py); PXE + the stub's HTTP over IPv4 (http:// paths); the
+Boot + the stub's HTTP; PXE over IPv6 + TFTP (PXE Base Code's MTFTP6); UEFI HTTP Boot over
+IPv6 + the stub's HTTP over IPv6 (the firmware's PXE over IPv6 fails first, as the lab arranges
+for OVMF 2022.11: its time is in the whole run, not in the stub's); PXE over IPv6 + the stub's
+HTTP over IPv6 (http://[fd00::2] paths); PXE + the stub's HTTP over IPv4 (http:// paths); the
 firmware's HTTP Boot of the UKI (kernel and initrd inside the boot file).
 
 Run: .venv/bin/python -m bench.bench_transports [--rounds 3] [--pad-mib 32]
@@ -91,6 +92,7 @@ def main() -> None:
             Case("PXE + TFTP, IPv4", tree, "net"),
             Case("HTTP Boot + HTTP, IPv4", tree, "http"),
             Case("PXE + TFTP, IPv6", tree, "net", ipv6=True),
+            Case("HTTP Boot + HTTP, IPv6", tree, "http", ipv6=True),
             Case("PXE + HTTP, IPv6", with_urls(tree, directory / "v6", "[fd00::2]"), "net", True),
             Case("PXE + HTTP, IPv4", with_urls(tree, directory / "v4", "10.0.2.2"), "net"),
             Case("firmware HTTP Boot of a UKI", make_uki_tree(directory / "uki", initrd), "http"),
@@ -136,6 +138,9 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
         "TFTP IPv6 / TFTP IPv4, stub time": round(
             results["PXE + TFTP, IPv6"]["stub_median_s"]
             / results["PXE + TFTP, IPv4"]["stub_median_s"], 2
+        ),
+        "HTTP Boot IPv6 / HTTP Boot IPv4, stub time": round(
+            results["HTTP Boot + HTTP, IPv6"]["stub_median_s"] / http["stub_median_s"], 2
         ),
         "HTTP IPv6 / HTTP IPv4 (both after PXE), stub time": round(
             results["PXE + HTTP, IPv6"]["stub_median_s"]
