@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -183,20 +184,30 @@ def test_serve_command_serves_logs_and_stops_on_ctrl_c(served: Path) -> None:
         # Test runners may ignore SIGINT, and children inherit that: give it back.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
+    lines: list[str] = []
     try:
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stderr is not None
         assert "read-only on 127.0.0.1:" in process.stdout.readline()
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+        reader.start()
         assert download(port, "small") == bytes([ord("h") ^ 0xFF]) + b"ello\n"
         with pytest.raises(TftpFileNotFoundError):
             download(port, "EFI/Linux/vmlinuz")
         assert download(port, "EFI/Linux/vmlinuz") == (served / "EFI/Linux/vmlinuz").read_bytes()
-        time.sleep(0.3)
+        # The server logs a transfer when the last ACK comes in, which may be after the client
+        # returns: wait for that line (a busy machine can take a while) before Ctrl-C.
+        deadline = time.monotonic() + 20
+        while not any("done" in line and "EFI/Linux/vmlinuz" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        output, errors = process.communicate(timeout=10)
+        process.wait(timeout=10)
+        reader.join(timeout=10)
+        errors = process.stderr.read()
     finally:
         process.kill()
     assert process.returncode == 0, errors
-    lines = output.splitlines()
+    lines = [line.rstrip("\n") for line in lines]
     assert any("done" in line and "small 6/6 bytes" in line for line in lines)
     assert any("failed" in line and "fault injected" in line for line in lines)
     assert sum("done" in line and "EFI/Linux/vmlinuz" in line for line in lines) == 1
