@@ -10,7 +10,7 @@ from workbench.contract import SAMPLE_MARKER
 from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Event, LabNote, Outcome, SerialLine, StubStep, Transfer
 from workbench.lab.faults import FaultPlan
-from workbench.lab.request import BootMode
+from workbench.lab.request import BootMode, TftpServerKind
 
 
 def require_net_lab() -> None:
@@ -111,12 +111,15 @@ def boot_in_lab(
     faults: FaultPlan | None = None,
     max_resets: int = 0,
     timeout: float = 150,
+    tftp_server: TftpServerKind = "workbench",
+    tftp_max_window: int = 64,
 ) -> tuple[Outcome, Recorder]:
     """Boot ROOT in the network lab to the sample marker; check the lab ran in a namespace of
     its own and left nothing behind."""
     recorder = Recorder()
     request = BootRequest(root=root, mode=mode, expect=SAMPLE_MARKER, timeout=timeout,
-                          faults=faults, max_resets=max_resets, ipv6=ipv6)  # fmt: skip
+                          faults=faults, max_resets=max_resets, ipv6=ipv6,
+                          tftp_server=tftp_server, tftp_max_window=tftp_max_window)  # fmt: skip
     outcome = boot(request, recorder)
     assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
     assert_nothing_left(recorder)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from conftest import BASE_CMDLINE
 from lab_support import (
-    Recorder,
     assert_stub_refused,
     boot_in_lab,
     marker_line,
@@ -16,7 +15,6 @@ from lab_support import (
 )
 
 from workbench.contract import SAMPLE_MARKER
-from workbench.lab.events import Outcome
 from workbench.lab.faults import FaultPlan
 from workbench.lab.netns import NAMESPACE_ENV
 
@@ -32,14 +30,8 @@ def _lab_tools() -> None:
     require_net_lab()
 
 
-def boot_net(
-    root: Path, faults: FaultPlan | None = None, max_resets: int = 0, timeout: float = 150
-) -> tuple[Outcome, Recorder]:
-    return boot_in_lab(root, faults=faults, max_resets=max_resets, timeout=timeout)
-
-
 def test_thin_stub_netboots_with_the_exact_command_line(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(make_tree(SPECIAL_CMDLINE))
+    outcome, recorder = boot_in_lab(make_tree(SPECIAL_CMDLINE))
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={SPECIAL_CMDLINE}"
     source = recorder.steps("source")[0]
@@ -57,14 +49,14 @@ def test_unprivileged_form_user_and_net_namespace_netboots(
 ) -> None:
     # What a non-root user gets: the lab maps itself to root in a user namespace of its own.
     monkeypatch.setenv(NAMESPACE_ENV, "user")
-    outcome, recorder = boot_net(make_tree())
+    outcome, recorder = boot_in_lab(make_tree())
     assert outcome.ok, outcome.reason
     assert recorder.userns is not None, "QEMU did not run in a user namespace of its own"
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
 
 
 def test_fat_stub_netboots(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(make_tree(fat=True))
+    outcome, recorder = boot_in_lab(make_tree(fat=True))
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
     # Everything came inside the boot file.
@@ -72,13 +64,14 @@ def test_fat_stub_netboots(make_tree: Callable[..., Path]) -> None:
 
 
 def test_tampered_initrd_on_the_server_never_boots(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(make_tree(), FaultPlan(corrupt={INITRD: 5000}))
+    outcome, recorder = boot_in_lab(make_tree(), faults=FaultPlan(corrupt={INITRD: 5000}))
     error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     assert (error.reason or "").startswith("sha256 mismatch")
 
 
 def test_first_kernel_request_fails_then_pxe_retry_boots(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(make_tree(), FaultPlan(fail_first={KERNEL: 1}), max_resets=1)
+    faults = FaultPlan(fail_first={KERNEL: 1})
+    outcome, recorder = boot_in_lab(make_tree(), faults=faults, max_resets=1)
     assert outcome.ok, outcome.reason
     assert outcome.resets == 1
     assert outcome.reset_after_error
@@ -90,7 +83,8 @@ def test_first_kernel_request_fails_then_pxe_retry_boots(make_tree: Callable[...
 
 
 def test_server_stalling_mid_initrd_errors_and_resets(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_net(make_tree(), FaultPlan(stop_after={INITRD: 300_000}), timeout=180)
+    faults = FaultPlan(stop_after={INITRD: 300_000})
+    outcome, recorder = boot_in_lab(make_tree(), faults=faults, timeout=180)
     assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     stalled = [t for t in recorder.transfers("failed") if t.filename == INITRD]
     assert stalled and "stopped after" in (stalled[0].error or "")

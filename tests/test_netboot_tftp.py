@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import require_tool
-from lab_support import Recorder, assert_nothing_left, require_net_lab
+from lab_support import Recorder, boot_in_lab, require_net_lab
 
-from workbench.contract import SAMPLE_MARKER
-from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Outcome, StubStep
 from workbench.lab.faults import FaultPlan
 
@@ -27,13 +26,8 @@ def _lab_tools() -> None:
     require_net_lab()
 
 
-def netboot(root: Path, **request: object) -> tuple[Outcome, Recorder]:
-    recorder = Recorder()
-    outcome = boot(
-        BootRequest(root=root, mode="net", expect=SAMPLE_MARKER, timeout=150, **request),  # type: ignore[arg-type]
-        recorder,
-    )
-    assert_nothing_left(recorder)
+def netboot(root: Path, **options: Any) -> tuple[Outcome, Recorder]:
+    outcome, recorder = boot_in_lab(root, **options)
     assert outcome.ok, (outcome.reason, recorder.serial()[-3000:])
     return outcome, recorder
 

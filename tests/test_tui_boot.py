@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -135,18 +136,27 @@ async def test_quit_during_a_boot_stops_it_first(make_tree: Callable[..., Path])
     assert not [name for name in descendants() if "qemu" in name]
 
 
-@pytest.mark.net
-@pytest.mark.timeout(240)
-async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path]) -> None:
+@contextlib.asynccontextmanager
+async def netbooted_by_key(root: Path, key: str) -> AsyncIterator[tuple[WorkbenchApp, BootPane]]:
+    """The app after KEY started a network boot of ROOT and the boot reached the marker; on
+    leaving, no QEMU or dnsmasq is left."""
     require_tool("dnsmasq")
     require_tool("unshare")
-    root = make_tree()
     app = WorkbenchApp(root / contract.BOOT_PATH, expect=contract.SAMPLE_MARKER, boot_timeout=150)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n")
+        await pilot.press(key)
         pane = app.query_one(BootPane)
         await wait_until(pilot, lambda: pane.outcome is not None, 180)
         assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+        yield app, pane
+    assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]
+
+
+@pytest.mark.net
+@pytest.mark.timeout(240)
+async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path]) -> None:
+    root = make_tree()
+    async with netbooted_by_key(root, "n") as (app, pane):
         assert pane.banner_text.startswith("BOOTED")
         assert "source=net server=10.0.2.2" in pane.timeline_steps
         rows = {row.filename: row for row in app.query(TransferRow)}
@@ -156,22 +166,14 @@ async def test_netboot_shows_transfers_and_boots(make_tree: Callable[..., Path])
         assert "done" in str(kernel.query_one(".transfer-info").content)
         assert kernel.query_one(ProgressBar).percentage == 1.0
         assert "EFI/Linux/initrd.img" in rows and "EFI/BOOT/BOOTX64.EFI" in rows
-    assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]
 
 
 @pytest.mark.timeout(240)
 async def test_http_boot_key_boots_by_http_and_shows_transfers(
     make_tree: Callable[..., Path],
 ) -> None:
-    require_tool("dnsmasq")
-    require_tool("unshare")
     root = make_tree()
-    app = WorkbenchApp(root / contract.BOOT_PATH, expect=contract.SAMPLE_MARKER, boot_timeout=150)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f7")
-        pane = app.query_one(BootPane)
-        await wait_until(pilot, lambda: pane.outcome is not None, 180)
-        assert pane.outcome is not None and pane.outcome.kind == "booted", pane.banner_text
+    async with netbooted_by_key(root, "f7") as (app, pane):
         url = "http://10.0.2.2/EFI/BOOT/BOOTX64.EFI"
         assert f"source=http server=10.0.2.2 url={url}" in pane.timeline_steps
         rows = {row.filename: row for row in app.query(TransferRow)}
@@ -179,7 +181,6 @@ async def test_http_boot_key_boots_by_http_and_shows_transfers(
         assert kernel.latest is not None and kernel.latest.protocol == "http"
         assert kernel.latest.bytes == (root / "EFI/Linux/vmlinuz").stat().st_size
         assert kernel.query_one(ProgressBar).percentage == 1.0
-    assert not [name for name in descendants() if name in ("qemu-system-x86", "dnsmasq")]
 
 
 @pytest.mark.timeout(240)
