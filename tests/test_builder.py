@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -148,3 +150,96 @@ def test_signed_build(stub_efi: Path, sample_kernel: Path, tmp_path: Path) -> No
     with PeImage.open(result.stub_path) as image:
         assert image.signature is not None and "Throwaway build db" in image.signature.subject
         assert image.section_data(contract.CMDLINE) == b"quiet"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize(("mask", "data_mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_tree_modes_are_what_cp_gives(
+    stub_efi: Path, sample_kernel: Path, sample_initrd: Path, tmp_path: Path,
+    mask: int, data_mode: int,
+) -> None:  # fmt: skip
+    """Servers running as another user (and dnsmasq as root) serve only readable files."""
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(sample_kernel.read_bytes())
+    initrd.write_bytes(sample_initrd.read_bytes())
+    kernel.chmod(0o644)
+    initrd.chmod(0o644)
+    previous = os.umask(mask)
+    try:
+        thin = build_tree(stub=stub_efi, kernel=kernel, initrd=initrd, cmdline="",
+                          out_dir=tmp_path / "thin")  # fmt: skip
+        fat = build_tree(stub=stub_efi, kernel=kernel, initrd=initrd, cmdline="",
+                         out_dir=tmp_path / "fat", fat=True)  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert thin.kernel_path and thin.initrd_path
+    assert mode(thin.kernel_path) == mode(thin.initrd_path) == data_mode
+    assert mode(thin.stub_path) == mode(fat.stub_path) == mode(stub_efi) & ~mask
+    assert [p.name for p in thin.kernel_path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_set_keeps_an_existing_files_mode_and_a_new_one_follows_the_stub(
+    stub_efi: Path, sample_kernel: Path, tmp_path: Path, openssl_db_keys: Path
+) -> None:
+    require_tool("sbsign")
+    tree = build_tree(stub=stub_efi, kernel=sample_kernel, initrd=None, cmdline="",
+                      out_dir=tmp_path / "t")  # fmt: skip
+    existing = tmp_path / "existing.efi"
+    existing.write_bytes(b"old")
+    existing.chmod(0o640)
+    previous = os.umask(0o022)
+    try:
+        assert main(["set", str(tree.stub_path), "-o", str(existing), "--cmdline", "a"]) == 0
+        assert main(["set", str(tree.stub_path), "-o", str(tmp_path / "new.efi"),
+                     "--cmdline", "b"]) == 0  # fmt: skip
+        assert main(["set", str(tree.stub_path), "-o", str(tmp_path / "signed.efi"),
+                     "--cmdline", "c", "--sign", str(openssl_db_keys)]) == 0  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert mode(existing) == 0o640
+    assert mode(tmp_path / "new.efi") == mode(tmp_path / "signed.efi") == mode(tree.stub_path)
+    assert verify(tmp_path / "signed.efi", openssl_db_keys)
+
+
+def test_a_failed_rebuild_leaves_the_tree_as_it_was(
+    stub_efi: Path, sample_kernel: Path, tmp_path: Path
+) -> None:
+    tree = build_tree(stub=stub_efi, kernel=sample_kernel, initrd=None, cmdline="",
+                      out_dir=tmp_path / "t")  # fmt: skip
+    tree.stub_path.chmod(0o640)
+    before = tree.stub_path.read_bytes()
+    not_a_stub = tmp_path / "not-a-stub.efi"
+    not_a_stub.write_bytes(b"MZ" + bytes(100))
+    with pytest.raises(WorkbenchError):
+        build_tree(stub=not_a_stub, kernel=sample_kernel, initrd=None, cmdline="x",
+                   out_dir=tmp_path / "t")  # fmt: skip
+    assert (tree.stub_path.read_bytes(), mode(tree.stub_path)) == (before, 0o640)
+    assert sorted(p.name for p in tree.stub_path.parent.iterdir()) == ["BOOTX64.EFI"]
+
+
+def test_build_warns_when_a_written_file_is_private(
+    stub_efi: Path, sample_kernel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A private source (a 0600 /boot/vmlinuz) gives a private copy, as cp does: build says
+    that netboot servers will refuse it."""
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(sample_kernel.read_bytes())
+    kernel.chmod(0o600)
+    root = tmp_path / "private"
+    code = main(["build", "--stub", str(stub_efi), "--kernel", str(kernel),
+                 "--cmdline", "console=ttyS0", "--out-dir", str(root)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0
+    warnings = captured.err.splitlines()
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        f"workbench: warning: {root / 'EFI/Linux/vmlinuz'} is not readable"
+    )
+    assert "(mode 0600)" in warnings[0]
+    kernel.chmod(0o644)
+    main(["build", "--stub", str(stub_efi), "--kernel", str(kernel), "--cmdline", "x",
+          "--out-dir", str(tmp_path / "public")])  # fmt: skip
+    assert capsys.readouterr().err == ""

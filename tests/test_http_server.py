@@ -161,6 +161,27 @@ def test_stall_after_holds_the_connection_silent(root: Path) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_trickle_after_sends_one_byte_at_a_time_after_the_first_bytes(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("workbench.lab.http.TRICKLE_SECONDS", 0.2)
+    for served in serve(root, FaultPlan(trickle_after={NAME: 50_000})):
+        with socket.create_connection((served.server.bind, served.server.port), timeout=2) as s:
+            s.sendall(f"GET /{NAME} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            received = b""
+            while not received.endswith(DATA[:50_000]):
+                received += s.recv(65536)
+            # Then single bytes, each within the client's timeout, each the next right one.
+            started = time.monotonic()
+            for offset in range(50_000, 50_003):
+                assert s.recv(65536) == DATA[offset : offset + 1]
+            assert 0.4 < time.monotonic() - started < 2
+        started = time.monotonic()
+    # Stopping the server ends the trickle at once.
+    assert time.monotonic() - started < 5
+    assert served.states(settle=2)[-1] == "failed"
+
+
 def test_ipv6_loopback(root: Path) -> None:
     require(socket.has_ipv6, "IPv6 on loopback")
     for served in serve(root, bind="::1"):

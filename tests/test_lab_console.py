@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +33,11 @@ def test_ansi_and_carriage_returns_are_removed() -> None:
         ("stub: loaded initrd embedded bytes=9 sha256=unchecked", "loaded", "initrd",
          {"embedded": "true", "bytes": "9", "sha256": "unchecked"}),
         ("stub: starting kernel", "starting", "kernel", {}),
+        ("stub: resetting in=5s", "resetting", None, {"in": "5s"}),
+        # An older stub's words still parse by the grammar.
         ("stub: resetting in 5s", "resetting", "in", {"5s": "true"}),
         ("stub: halting", "halting", None, {}),
-        ("stub: returning to firmware", "returning", "to", {"firmware": "true"}),
+        ("stub: returning to=firmware", "returning", None, {"to": "firmware"}),
     ],
 )  # fmt: skip
 def test_steps_and_fields(line: str, step: str, subject: str | None, fields: dict) -> None:
@@ -89,7 +92,8 @@ def test_hex_escapes_are_bytes_decoded_as_utf8() -> None:
 def test_warning_keeps_its_text() -> None:
     parsed = parse_stub_line('stub: warning: policy: unknown key: "colour=blue"')
     assert parsed is not None
-    assert (parsed.step, parsed.reason) == ("warning", 'policy: unknown key: "colour=blue"')
+    assert (parsed.step, parsed.subject) == ("warning", "policy")
+    assert parsed.reason == 'unknown key: "colour=blue"'
 
 
 @pytest.mark.parametrize(
@@ -133,3 +137,45 @@ def test_errors_carry_the_efi_status(line: str, reason: str, status: str | None)
     assert parsed is not None
     assert parsed.reason == reason
     assert parsed.fields.get("status") == status
+
+
+def _console_vectors() -> list[dict]:
+    path = Path(__file__).parent / "vectors" / "console.json"
+    return json.loads(path.read_text(encoding="utf-8"))["lines"]
+
+
+@pytest.mark.parametrize("vector", _console_vectors(), ids=lambda v: v["line"][6:40])
+def test_console_vectors_parse_as_the_stub_meant(vector: dict) -> None:
+    """The same vectors the stub's host tests build these lines from (stub/tests/test_line.c)."""
+    parsed = parse_stub_line(vector["line"])
+    assert parsed is not None
+    want = vector["parsed"]
+    got = {"step": parsed.step, "subject": parsed.subject, "fields": parsed.fields,
+           "path": parsed.path, "reason": parsed.reason}  # fmt: skip
+    assert got == want
+
+
+def test_a_note_is_the_reason_not_fields() -> None:
+    parsed = parse_stub_line("stub: kernel-nx=unavailable (no EFI_MEMORY_ATTRIBUTE_PROTOCOL)")
+    assert parsed is not None
+    assert parsed.fields == {"kernel-nx": "unavailable"}
+    assert parsed.reason == "no EFI_MEMORY_ATTRIBUTE_PROTOCOL"
+    assert parsed.subject is None
+
+
+def test_a_quoted_error_subject_may_hold_a_colon_and_space() -> None:
+    parsed = parse_stub_line(
+        'stub: error: kernel "\\\\EFI\\\\a: b": file not found status=EFI_NOT_FOUND'
+    )
+    assert parsed is not None
+    assert (parsed.subject, parsed.path, parsed.reason) == (
+        "kernel",
+        "\\EFI\\a: b",
+        "file not found",
+    )
+
+
+def test_a_bare_error_subject_ending_in_a_colon_keeps_it() -> None:
+    parsed = parse_stub_line("stub: error: kernel \\EFI\\x:: file not found status=EFI_NOT_FOUND")
+    assert parsed is not None
+    assert (parsed.path, parsed.reason) == ("\\EFI\\x:", "file not found")

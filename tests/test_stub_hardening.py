@@ -129,4 +129,4 @@ def test_exit_policy_returns_the_kernels_status_to_the_firmware(
     boot(BootRequest(root=root, mode="local", expect=None, timeout=60), recorder)
     assert recorder.steps("returning"), recorder.serial()
     # OVMF's boot manager reports the failed option with the status the stub returned.
-    assert "Unsupported" in recorder.serial().split("stub: returning to firmware", 1)[1]
+    assert "Unsupported" in recorder.serial().split("stub: returning to=firmware", 1)[1]

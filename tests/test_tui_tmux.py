@@ -76,3 +76,36 @@ def test_open_in_tmux_shows_sections_and_cmdline_then_quits(
         assert not alive(pid), "workbench still running after q"
     finally:
         tmux("kill-server", check=False)
+
+
+@pytest.mark.timeout(90)
+def test_closing_the_terminal_keeps_unsaved_edits(
+    make_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    """q asks first; closing the terminal (tmux sends the app SIGHUP) leaves the edits in a
+    script beside the stub instead of dropping them."""
+    tmux = Tmux(require_tool("tmux"), f"workbench-test-{os.getpid()}-hup")
+    stub = make_tree() / contract.BOOT_PATH
+    command = f"env -u COLUMNS -u LINES {WORKBENCH} open {stub}"
+    tmux("new-session", "-d", "-s", "wb", "-x", "100", "-y", "32", "-c", str(tmp_path), command)
+    try:
+        pid = int(tmux("list-panes", "-t", "wb", "-F", "#{pane_pid}").stdout.split()[0])
+        tmux.wait_for("Overview", BASE_CMDLINE)
+        tmux("send-keys", "-t", "wb", "3")  # the Edit tab puts the focus in the first field
+        tmux.wait_for("Command line")
+        tmux("send-keys", "-t", "wb", "End", " quiet", "Escape")
+        time.sleep(0.5)  # Escape then q at once would read as Alt+q
+        tmux("send-keys", "-t", "wb", "q")
+        tmux.wait_for("Quit with unsaved edits?", "Save and quit", "Stay")
+        tmux("send-keys", "-t", "wb", "Escape")
+        time.sleep(0.5)
+        assert alive(pid)
+        tmux("kill-server")  # the terminal goes away
+        deadline = time.monotonic() + 15
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(pid), "workbench still running after its terminal closed"
+    finally:
+        tmux("kill-server", check=False)
+    script = stub.with_name(stub.name + ".unsaved-edits.sh").read_text()
+    assert f"--cmdline '{BASE_CMDLINE} quiet'" in script

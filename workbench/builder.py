@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import __version__, contract
+from workbench.atomic_write import atomic_write
 from workbench.errors import BadInput, MissingTool, WorkbenchError
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.signing import sign
@@ -91,16 +91,8 @@ def _check_name(name: str, role: str) -> str:
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with atomic_write(target, like=source) as temporary:
         shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except OSError as error:
-        raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> bytes:

@@ -12,7 +12,8 @@ KERNEL_HASH = ".linuxh"
 INITRD_HASH = ".initrdh"
 CMDLINE = ".cmdline"
 OSREL = ".osrel"
-# key=value lines: on-error=, error-delay=, source=, tftp-blksize=, tftp-window= (stub/FORMAT.md).
+# key=value lines: on-error=, error-delay=, source=, tftp-blksize=, tftp-window=,
+# fetch-timeout= (stub/FORMAT.md).
 POLICY = ".policy"
 SBAT = ".sbat"
 

@@ -7,7 +7,6 @@ unsigned, or edited into a scratch file and signed into place). Textual-free.
 
 from __future__ import annotations
 
-import os
 import string
 import tempfile
 from collections.abc import Mapping
@@ -183,11 +182,15 @@ def write_stub(source: Path, changes: Mapping[str, bytes | None], target: Path |
         return
     if keys is None:
         raise BadInput("re-signing needs a KEYDIR")
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    scratch = Path(name)
+    # The scratch file is new in a private directory, so it takes the mode a new target would
+    # (the source's, less the umask), and signing it into place keeps that or the target's.
     try:
+        scratch_directory = tempfile.TemporaryDirectory(
+            prefix=f".{target.name}.", dir=target.parent
+        )
+    except OSError as error:
+        raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
+    with scratch_directory as directory:
+        scratch = Path(directory) / target.name
         rewrite_sections(source, dict(changes), scratch, signed="drop")
         sign(scratch, keys, target)
-    finally:
-        scratch.unlink(missing_ok=True)

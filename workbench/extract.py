@@ -9,11 +9,10 @@ data or of its certificate table), and the extract stops there if all that follo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench.atomic_write import atomic_write
 from workbench.errors import WorkbenchError
 from workbench.pe.image import PeImage
 
@@ -67,13 +66,7 @@ def extract_section(stub: Path, name: str, out: Path) -> int:
         directory = Path(out).resolve().parent
         if not directory.is_dir():
             raise WorkbenchError(f"{out}: no such directory {directory}")
-        handle, temporary = tempfile.mkstemp(prefix=".extract-", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                for chunk in iter_payload(image, name):
-                    file.write(chunk)
-            os.replace(temporary, out)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(Path(out)) as temporary, open(temporary, "wb") as file:
+            for chunk in iter_payload(image, name):
+                file.write(chunk)
     return length

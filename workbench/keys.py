@@ -12,7 +12,6 @@ import contextlib
 import datetime
 import functools
 import hashlib
-import os
 import shutil
 import struct
 import subprocess
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from workbench import contract
+from workbench.atomic_write import write_bytes_atomic
 from workbench.errors import MissingTool, WorkbenchError
 
 KEY_ROLES = ("PK", "KEK", "db")
@@ -60,16 +60,9 @@ def _keydir_files(keydir: Path) -> list[Path]:
     return files
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """A private key gets exactly `mode`; certificates and stores the mode cp would give."""
+    write_bytes_atomic(path, data, mode=mode)
 
 
 def _self_signed(role: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
@@ -237,6 +230,51 @@ def prepare_vars(keydir: Path, template: Path, out: Path) -> Path:
         raise WorkbenchError(f"OVMF variable store template {template} does not exist")
     try:
         data = _enrolled_store(keydir, template)
+        _write_atomic(out, data)
+    except OSError as error:
+        raise WorkbenchError(f"cannot prepare {out}: {error.strerror or error}") from None
+    return out
+
+
+# shim's own GUID: the owner MokManager records with a MOK; used when KEYDIR has no owner.guid.
+SHIM_LOCK_GUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
+
+
+def prepare_mok_vars(
+    keydir: Path, template: Path, out: Path, sbat_level: str | None = None, verbose: bool = True
+) -> Path:
+    """Write OUT: TEMPLATE (a store that already trusts shim, e.g. Microsoft's keys) with
+    KEYDIR's db certificate in MokList and, given SBAT_LEVEL, that text as SbatLevel.
+
+    Both are the boot-services-only variables shim reads at start (non-volatile, no runtime
+    access: shim deletes them otherwise); shim mirrors MokList to MokListRT for the kernel.
+    VERBOSE sets SHIM_VERBOSE: shim then prints its refusals as console lines, where it would
+    otherwise draw them in a dialog that waits for a key (and prints its debug lines too)."""
+    keydir, template, out = Path(keydir), Path(template), Path(out)
+    if not keydir.is_dir():
+        raise WorkbenchError(f"key directory {keydir} does not exist (run 'workbench keys init')")
+    if not template.is_file():
+        raise WorkbenchError(f"OVMF variable store template {template} does not exist")
+    load_cert(keydir, "db")
+    owner = owner_guid(keydir) if (keydir / OWNER_GUID_FILE).exists() else SHIM_LOCK_GUID
+    from virt.firmware.varstore import edk2
+
+    if not edk2.Edk2VarStore.probe(str(template)):
+        raise WorkbenchError(f"{template} is not an edk2 variable store")
+    try:
+        store = edk2.Edk2VarStore(str(template))
+        varlist = store.get_varlist()
+        varlist.add_cert("MokList", owner, str(cert_path(keydir, "db")))
+        if sbat_level is not None:
+            var = varlist.get("SbatLevel") or varlist.create("SbatLevel")
+            var.data = sbat_level.encode("latin-1")
+            var.update_time()
+        if verbose:
+            varlist.set_uint32("SHIM_VERBOSE", 1)
+        data = bytes(store.bytes_varstore(varlist))
+    except (ValueError, KeyError, IndexError, struct.error) as error:
+        raise WorkbenchError(f"cannot enroll the MOK into {template}: {error}") from None
+    try:
         _write_atomic(out, data)
     except OSError as error:
         raise WorkbenchError(f"cannot prepare {out}: {error.strerror or error}") from None

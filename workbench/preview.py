@@ -21,6 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.lookup import NOT_SERVED, REFUSED, find_on_esp, find_served
 from workbench.paths import StubPath, http_url, parse_stub_path
 from workbench.pe.image import PeImage
+from workbench.sbat import LevelEntry, Verdict, check_image
 from workbench.stubinfo import FileRef, Flavour, StubInfo, describe
 
 Mode = Literal["local", "net", "http", "net6", "http6"]
@@ -110,6 +111,8 @@ class Preview:
     http: ModePreview
     net6: ModePreview
     http6: ModePreview
+    # Given an SBAT level: would shim start this stub as its second stage?
+    sbat_level: Verdict | None = None
 
     def modes(self) -> list[ModePreview]:
         return [getattr(self, mode) for mode in MODES]
@@ -122,9 +125,15 @@ class Preview:
 
 
 def preview(
-    stub_path: Path, root: Path, *, server: str = DEFAULT_SERVER, server6: str = DEFAULT_SERVER6
+    stub_path: Path,
+    root: Path,
+    *,
+    server: str = DEFAULT_SERVER,
+    server6: str = DEFAULT_SERVER6,
+    sbat_level: list[LevelEntry] | None = None,
 ) -> Preview:
-    """Predict every boot mode of the stub at `stub_path` with files served from `root`."""
+    """Predict every boot mode of the stub at `stub_path` with files served from `root`; with
+    `sbat_level`, also whether shim would refuse the stub under that level."""
     root = Path(root)
     if not root.is_dir():
         raise WorkbenchError(f"root {root}: not a directory")
@@ -135,6 +144,7 @@ def preview(
             for role, name in (("kernel", contract.KERNEL), ("initrd", contract.INITRD))
             if info.flavour in EMBEDDED_FLAVOURS and image.section(name) is not None
         }
+        verdict = check_image(image, sbat_level) if sbat_level is not None else None
     return Preview(
         stub=Path(stub_path),
         root=root,
@@ -143,6 +153,7 @@ def preview(
             mode: _predict(info, embedded, root, mode, server6 if mode.endswith("6") else server)
             for mode in MODES
         },
+        sbat_level=verdict,
     )
 
 

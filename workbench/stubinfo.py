@@ -22,6 +22,7 @@ POLICY_KEYS: dict[str, str] = {
     "source": "auto, local, net (TFTP) or http",
     "tftp-blksize": "TFTP block size, 512 to 65464",
     "tftp-window": "TFTP window, 1 to 256",
+    "fetch-timeout": "seconds one file may take over the network, 1 to 3600",
 }
 
 # Decimal numbers and their ranges, as the stub reads them (stub/src/policy.c).
@@ -29,6 +30,7 @@ _NUMBER_RANGES = {
     "error-delay": (0, 600, 3),
     "tftp-blksize": (512, 65464, 5),
     "tftp-window": (1, 256, 5),
+    "fetch-timeout": (1, 3600, 4),
 }
 
 
@@ -111,7 +113,7 @@ class SectionInfo:
     raw_offset: int
     raw_size: int
     characteristics: int
-    sha256: str
+    sha256: str  # "" when describe() was asked not to hash
     kind: str  # "text" | "hex" | "size"
     value: str  # the text, the hex digits, or "<n> bytes"
 
@@ -159,8 +161,8 @@ def _text_of(data: bytes) -> str | None:
     return text
 
 
-def _section_info(image: PeImage, section: Section) -> SectionInfo:
-    sha256 = image.section_sha256(section)
+def _section_info(image: PeImage, section: Section, hashes: bool) -> SectionInfo:
+    sha256 = image.section_sha256(section) if hashes else ""
     size = section.data_size
     text = None if section.name in HASH_SECTIONS else _text_of(_head(image, section))
     if text is not None:
@@ -260,7 +262,12 @@ def _path_problem(path: str) -> str | None:
 
 
 def _embedded_ref(
-    image: PeImage, role: str, section_name: str, hash_section: str, warnings: list[str]
+    image: PeImage,
+    role: str,
+    section_name: str,
+    hash_section: str,
+    warnings: list[str],
+    hashes: bool,
 ) -> FileRef | None:
     section = image.section(section_name)
     if section is None:
@@ -270,7 +277,7 @@ def _embedded_ref(
         hash_problem = None  # optional for embedded files
     elif hash_problem:
         warnings.append(f"{role} hash {hash_section} {hash_problem}")
-    elif expected != image.section_sha256(section):
+    elif hashes and expected != image.section_sha256(section):
         hash_problem = "does not match the embedded bytes"
         warnings.append(f"{role} hash {hash_section} does not match the embedded {role}")
     return FileRef(role, None, section.data_size, expected, hash_problem)
@@ -298,8 +305,13 @@ def _policy_warnings(policy: Mapping[str, str]) -> list[str]:
     return warnings
 
 
-def describe(image: PeImage) -> StubInfo:
-    """Decode what a stub carries; never raises for odd contents, it warns instead."""
+def describe(image: PeImage, *, hashes: bool = True) -> StubInfo:
+    """Decode what a stub carries; never raises for odd contents, it warns instead.
+
+    hashes=False reads no more than the small sections: no section is hashed (each
+    SectionInfo.sha256 is "") and embedded files are not checked against their hash sections.
+    Instant even for a 200 MiB stub; describing again with hashes=True gives the rest.
+    """
     from workbench.pe.edit import check_layout  # edit imports nothing from here; keep it lazy
 
     warnings: list[str] = [f"layout: {problem}" for problem in check_layout(image)]
@@ -316,8 +328,12 @@ def describe(image: PeImage) -> StubInfo:
         if kernel is None:
             warnings.append("no .linux section: the stub has no kernel to boot")
     elif flavour in (Flavour.WORKBENCH_FAT, Flavour.UKI):
-        kernel = _embedded_ref(image, "kernel", contract.KERNEL, contract.KERNEL_HASH, warnings)
-        initrd = _embedded_ref(image, "initrd", contract.INITRD, contract.INITRD_HASH, warnings)
+        kernel = _embedded_ref(
+            image, "kernel", contract.KERNEL, contract.KERNEL_HASH, warnings, hashes
+        )
+        initrd = _embedded_ref(
+            image, "initrd", contract.INITRD, contract.INITRD_HASH, warnings, hashes
+        )
 
     cmdline = _text_section(image, contract.CMDLINE, warnings)
     if cmdline is not None and len(cmdline.encode()) >= X86_COMMAND_LINE_SIZE:
@@ -355,7 +371,7 @@ def describe(image: PeImage) -> StubInfo:
         sizes={s.name: s.data_size for s in image.sections if s.name in SIZED_SECTIONS},
         signed=image.is_signed,
         signature=signature,
-        sections=[_section_info(image, section) for section in image.sections],
+        sections=[_section_info(image, section, hashes) for section in image.sections],
         warnings=warnings,
         marker=marker.rstrip("\0").strip() if marker else None,
         profiles=found_profiles,

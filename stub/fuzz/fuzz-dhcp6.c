@@ -14,7 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     const uint8_t *option = dhcp6_find_option(copy, size, 59, &len);
     assert(!option || (option >= copy && option + len <= copy + size));
-    dhcp6_boot_server(copy, size, server);
+    /* The same bytes as each of the three packets in turn. */
+    dhcp_packet packet = {copy, size, 1}, none = {NULL, 0, 0};
+    dhcp_origin origin;
+    dhcp6_boot_server(&packet, &none, &none, server, &origin);
+    dhcp6_boot_server(&none, &packet, &none, server, &origin);
+    dhcp6_boot_server(&packet, &packet, &packet, server, &origin);
     free(copy);
     return 0;
 }

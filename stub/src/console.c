@@ -3,14 +3,14 @@
 
 #include "console.h"
 #include "efi_status.h"
+#include "line.h"
 #include "utf8.h"
 
 #define OUTPUT_CHUNK 128
 
 void console_begin(text_buf *tb, char *storage, size_t cap)
 {
-    tb_init(tb, storage, cap);
-    tb_str(tb, "stub: ");
+    line_begin(tb, storage, cap);
 }
 
 /* ConOut takes UCS-2: decode the UTF-8 line, '?' for bytes that do not decode. */
@@ -55,19 +55,21 @@ void console_line(const char *text)
 
 EFI_STATUS console_error(const char *what, const char *subject, const char *reason, EFI_STATUS status)
 {
+    char storage[CONSOLE_LINE_MAX], name[32];
+    text_buf tb, status_text;
+    tb_init(&status_text, name, sizeof name);
+    efi_status_name(&status_text, status);
+    console_begin(&tb, storage, sizeof storage);
+    line_error(&tb, what, subject, reason, name);
+    console_end(&tb);
+    return status;
+}
+
+void console_warning(const char *topic, const char *text)
+{
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "error: ");
-    tb_str(&tb, what);
-    if (subject && *subject) {
-        tb_str(&tb, " ");
-        tb_str(&tb, subject);
-    }
-    tb_str(&tb, ": ");
-    tb_str(&tb, reason);
-    tb_str(&tb, " status=");
-    efi_status_name(&tb, status);
+    line_warning(&tb, topic, text);
     console_end(&tb);
-    return status;
 }

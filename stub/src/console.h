@@ -19,5 +19,7 @@ void console_line(const char *text);
 /* "stub: error: <what>[ <subject>]: <reason> status=<EFI name>"; returns `status`, so that one
  * call reports and propagates. */
 EFI_STATUS console_error(const char *what, const char *subject, const char *reason, EFI_STATUS status);
+/* "stub: warning: <topic>: <text>". */
+void console_warning(const char *topic, const char *text);
 
 #endif

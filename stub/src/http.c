@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "efi_status.h"
 #include "http.h"
+#include "http_headers.h"
 #include "http_status.h"
 #include "proto/http.h"
 #include "service.h"
@@ -65,11 +66,28 @@ static VOID EFIAPI on_done(EFI_EVENT event, VOID *context)
     ((completion *)context)->done = 1;
 }
 
-/* Poll until the token's event fires or HTTP_WAIT_MS pass; a late token is cancelled. */
-static EFI_STATUS wait_for(stub_http_protocol *http, stub_http_token *token, completion *c)
+_Static_assert(sizeof(stub_http_header) == sizeof(http_header_fields), "EFI_HTTP_HEADER layout");
+
+static void pool_free(void *block)
+{
+    uefi_call_wrapper(BS->FreePool, 1, block);
+}
+
+/* What Response() allocated for the headers of a delivered response. */
+static void free_headers(stub_http_message *m)
+{
+    http_headers_release((http_header_fields *)m->Headers, m->HeaderCount, pool_free);
+    m->Headers = NULL;
+    m->HeaderCount = 0;
+}
+
+/* Poll until the token's event fires, HTTP_WAIT_MS pass or the file's deadline passes; a late
+ * token is cancelled. */
+static EFI_STATUS wait_for(stub_http_protocol *http, stub_http_token *token, completion *c,
+                           const fetch_deadline *file)
 {
     UINT64 deadline = clock_ms() + HTTP_WAIT_MS;
-    while (!c->done && clock_ms() < deadline)
+    while (!c->done && clock_ms() < deadline && !net_deadline_passed(file))
         uefi_call_wrapper(http->Poll, 1, http);
     if (!c->done) {
         uefi_call_wrapper(http->Cancel, 2, http, token);
@@ -80,11 +98,17 @@ static EFI_STATUS wait_for(stub_http_protocol *http, stub_http_token *token, com
 
 typedef struct {
     stub_http_protocol *http;
+    const fetch_deadline *deadline;
     EFI_EVENT event;
     completion done;
     stub_http_token token;
     stub_http_message message;
 } exchange;
+
+static EFI_STATUS wait_exchange(exchange *x)
+{
+    return wait_for(x->http, &x->token, &x->done, x->deadline);
+}
 
 static EFI_STATUS begin(exchange *x, int request)
 {
@@ -205,13 +229,15 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
     /* A default address may still be on its way (EFI_NO_MAPPING): wait for it. */
     UINT64 deadline = clock_ms() + HTTP_WAIT_MS;
     EFI_STATUS status;
-    while ((status = begin(x, 1)) == EFI_NO_MAPPING && clock_ms() < deadline)
+    while ((status = begin(x, 1)) == EFI_NO_MAPPING && clock_ms() < deadline &&
+           !net_deadline_passed(x->deadline))
         uefi_call_wrapper(BS->Stall, 1, 50000);
     if (!EFI_ERROR(status))
-        status = wait_for(x->http, &x->token, &x->done);
+        status = wait_exchange(x);
     if (EFI_ERROR(status)) {
-        *reason = transport_reason(status, "request failed");
-        return status;
+        *reason = net_deadline_passed(x->deadline) ? net_deadline_reason(x->deadline, 0, 0)
+                                                   : transport_reason(status, "request failed");
+        return net_deadline_passed(x->deadline) ? EFI_TIMEOUT : status;
     }
 
     stub_http_response_data response = {0};
@@ -219,8 +245,14 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
     x->message.Data.Response = &response;
     status = begin(x, 0);
     if (!EFI_ERROR(status))
-        status = wait_for(x->http, &x->token, &x->done);
+        status = wait_exchange(x);
     if (EFI_ERROR(status) && status != EFI_HTTP_ERROR) {
+        /* No response was delivered: the headers are not ours to free (EDK2's error path
+         * frees its array itself, older drivers without clearing the pointer). */
+        if (net_deadline_passed(x->deadline)) {
+            *reason = net_deadline_reason(x->deadline, 0, 0);
+            return EFI_TIMEOUT;
+        }
         *reason = transport_reason(status, "no response");
         return status;
     }
@@ -228,8 +260,7 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
     const char *length_text = find_header(&x->message, "Content-Length");
     uint64_t length = 0;
     int length_ok = length_text && http_content_length(length_text, &length);
-    if (x->message.Headers)
-        uefi_call_wrapper(BS->FreePool, 1, x->message.Headers);
+    free_headers(&x->message);
     if (number != 200) {
         *reason = status_reason(response.StatusCode);
         return number == 404 ? EFI_NOT_FOUND : EFI_HTTP_ERROR;
@@ -262,7 +293,12 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
         x->message.BodyLength = ask > HTTP_READ_MAX ? HTTP_READ_MAX : ask;
         status = begin(x, 0);
         if (!EFI_ERROR(status))
-            status = wait_for(x->http, &x->token, &x->done);
+            status = wait_exchange(x);
+        /* A body read carries no headers (the message was cleared above): nothing to free. */
+        if (EFI_ERROR(status) && net_deadline_passed(x->deadline)) {
+            *reason = net_deadline_reason(x->deadline, got, out->size);
+            return EFI_TIMEOUT;
+        }
         if (EFI_ERROR(status) || x->message.BodyLength == 0) {
             *reason = short_body(got, out->size, status == EFI_TIMEOUT ? "timeout" : "the body ended");
             return EFI_ERROR(status) ? status : EFI_END_OF_FILE;
@@ -276,11 +312,12 @@ static EFI_STATUS get(exchange *x, const char *url, file_buf *out, net_transfer 
     return EFI_SUCCESS;
 }
 
-EFI_STATUS http_read(const http_boot *boot, const char *url, file_buf *out, net_transfer *info,
-                     const char **reason)
+EFI_STATUS http_read(const http_boot *boot, const char *url, const fetch_deadline *deadline,
+                     file_buf *out, net_transfer *info, const char **reason)
 {
     EFI_HANDLE child = NULL;
     exchange x = {0};
+    x.deadline = deadline;
     *out = (file_buf){0};
     *info = (net_transfer){.via = "http"};
     EFI_STATUS status = service_child(boot->binding, &http_guid, &child, (void **)&x.http);
@@ -302,12 +339,14 @@ EFI_STATUS http_read(const http_boot *boot, const char *url, file_buf *out, net_
     UINT64 started = clock_ms();
     status = get(&x, url, out, info, reason);
     info->ms = clock_ms() - started;
-    uefi_call_wrapper(BS->CloseEvent, 1, x.event);
 done:
+    /* The child first: a token it signals while it goes must still meet an open event. */
     if (x.http)
         uefi_call_wrapper(x.http->Configure, 2, x.http, NULL);
     if (child)
         uefi_call_wrapper(boot->binding->DestroyChild, 2, boot->binding, child);
+    if (x.event)
+        uefi_call_wrapper(BS->CloseEvent, 1, x.event);
     if (EFI_ERROR(status))
         file_buf_free(out);
     return status;

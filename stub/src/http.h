@@ -23,9 +23,10 @@ const char *http_find(EFI_HANDLE device, http_boot *out);
  * is no URL of the stub's own to resolve plain paths against). NULL or a reason. */
 const char *http_from_pxe(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, http_boot *out);
 
-/* GET `url` (NUL-terminated ASCII) into `out`, hashing it as it arrives. On failure returns a
- * status and sets *reason (static text) for the error line. */
-EFI_STATUS http_read(const http_boot *boot, const char *url, file_buf *out, net_transfer *info,
-                     const char **reason);
+/* GET `url` (NUL-terminated ASCII) into `out`, hashing it as it arrives, within `deadline`
+ * (EFI_TIMEOUT when it passes). On failure returns a status and sets *reason (static text)
+ * for the error line. */
+EFI_STATUS http_read(const http_boot *boot, const char *url, const fetch_deadline *deadline,
+                     file_buf *out, net_transfer *info, const char **reason);
 
 #endif

@@ -10,6 +10,7 @@
 #include "file_buf.h"
 #include "http.h"
 #include "initrd.h"
+#include "line.h"
 #include "linux.h"
 #include "local.h"
 #include "measure.h"
@@ -204,18 +205,17 @@ static EFI_STATUS choose_source(stub_state *s)
     if (s->use_http) {
         size_t start = 0, count = 0;
         url_authority(s->http.boot.uri, s->http.boot.uri_len, &start, &count);
-        tb_str(&tb, "source=http server=");
-        tb_bytes(&tb, s->http.boot.uri + start, count);
-        tb_str(&tb, " url=");
-        tb_bytes(&tb, s->http.boot.uri, s->http.boot.uri_len);
+        line_field(&tb, "source", "http");
+        line_field_bytes(&tb, "server", s->http.boot.uri + start, count);
+        line_field_bytes(&tb, "url", s->http.boot.uri, s->http.boot.uri_len);
     } else if (s->use_net) {
-        tb_str(&tb, "source=net");
+        line_field(&tb, "source", "net");
         if (!s->boot_server_error) {
-            tb_str(&tb, " server=");
+            line_key(&tb, "server");
             tb_ip(&tb, s->boot_family, s->boot_server, 0);
         }
     } else {
-        tb_str(&tb, "source=local");
+        line_field(&tb, "source", "local");
     }
     console_end(&tb);
     return EFI_SUCCESS;
@@ -261,23 +261,22 @@ static void print_loaded(const payload *p, const char *outcome, int fat)
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "loaded ");
-    tb_str(&tb, p->what);
-    if (fat) {
-        tb_str(&tb, " embedded");
-    } else {
-        tb_str(&tb, " path=");
-        tb_value(&tb, p->content.data, p->content.len);
-    }
-    tb_str(&tb, " bytes=");
-    tb_u64(&tb, p->file.size);
-    tb_str(&tb, " sha256=");
-    tb_str(&tb, outcome);
+    line_word(&tb, "loaded");
+    line_word(&tb, p->what);
+    if (fat)
+        line_word(&tb, "embedded");
+    else
+        line_field_bytes(&tb, "path", p->content.data, p->content.len);
+    line_field_u64(&tb, "bytes", p->file.size);
+    line_field(&tb, "sha256", outcome);
     console_end(&tb);
 }
 
 #define WATCHDOG_SECONDS 300
 #define WATCHDOG_CODE 0x10000  /* codes below are the firmware's */
+/* Over the network the fetch-timeout is the bound, checked while bytes come; the watchdog,
+ * this much later, only catches a firmware call that never returns. */
+#define WATCHDOG_MARGIN_SECONDS 60
 
 /* `transfer <what> via=... bytes=N [blksize=N window=N] ms=N [timeouts=N]` */
 static void print_transfer(const payload *p, const net_transfer *transfer)
@@ -285,28 +284,19 @@ static void print_transfer(const payload *p, const net_transfer *transfer)
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "transfer ");
-    tb_str(&tb, p->what);
-    tb_str(&tb, " via=");
-    tb_str(&tb, transfer->via);
-    tb_str(&tb, " bytes=");
-    tb_u64(&tb, p->file.size);
+    line_word(&tb, "transfer");
+    line_word(&tb, p->what);
+    line_field(&tb, "via", transfer->via);
+    line_field_u64(&tb, "bytes", p->file.size);
     if (transfer->blksize) {
-        tb_str(&tb, " blksize=");
-        tb_u64(&tb, transfer->blksize);
-        tb_str(&tb, " window=");
-        tb_u64(&tb, transfer->window);
+        line_field_u64(&tb, "blksize", transfer->blksize);
+        line_field_u64(&tb, "window", transfer->window);
     }
-    tb_str(&tb, " ms=");
-    tb_u64(&tb, transfer->ms);
-    if (transfer->blksize) {
-        tb_str(&tb, " timeouts=");
-        tb_u64(&tb, transfer->timeouts);
-    }
-    if (transfer->reads) {
-        tb_str(&tb, " reads=");
-        tb_u64(&tb, transfer->reads);
-    }
+    line_field_u64(&tb, "ms", transfer->ms);
+    if (transfer->blksize)
+        line_field_u64(&tb, "timeouts", transfer->timeouts);
+    if (transfer->reads)
+        line_field_u64(&tb, "reads", transfer->reads);
     console_end(&tb);
 }
 
@@ -346,15 +336,15 @@ static const char *describe_source(const stub_state *s, const payload *p, transp
     return NULL;
 }
 
-static EFI_STATUS fetch(stub_state *s, payload *p, transport how, net_transfer *transfer,
-                        const char **reason)
+static EFI_STATUS fetch(stub_state *s, payload *p, transport how, const fetch_deadline *deadline,
+                        net_transfer *transfer, const char **reason)
 {
     if (how == FROM_HTTP) {
         if (s->http_error) {
             *reason = "http:// paths need a network boot (HTTP Boot or PXE) on a NIC with EFI_HTTP_PROTOCOL";
             return EFI_NOT_FOUND;
         }
-        return http_read(&s->http, p->subject, &p->file, transfer, reason);
+        return http_read(&s->http, p->subject, deadline, &p->file, transfer, reason);
     }
     if (how == FROM_TFTP) {
         if (!s->pxe) {
@@ -363,13 +353,13 @@ static EFI_STATUS fetch(stub_state *s, payload *p, transport how, net_transfer *
         }
         if (p->path.scheme == PATH_TFTP)
             return net_read(s->self->DeviceHandle, s->pxe, &s->policy, p->path.family, p->path.server,
-                            p->path.name, &p->file, transfer, reason);
+                            p->path.name, deadline, &p->file, transfer, reason);
         if (s->boot_server_error) {
             *reason = s->boot_server_error;
             return EFI_NOT_FOUND;
         }
         return net_read(s->self->DeviceHandle, s->pxe, &s->policy, s->boot_family, s->boot_server,
-                        p->path.name, &p->file, transfer, reason);
+                        p->path.name, deadline, &p->file, transfer, reason);
     }
     CHAR16 esp_path[STUB_PATH_MAX + 1];
     UINT64 started = clock_ms();
@@ -403,18 +393,23 @@ static EFI_STATUS fetch_thin(stub_state *s, payload *p)
     }
 
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "loading ");
-    tb_str(&tb, p->what);
-    tb_str(&tb, " path=");
-    tb_value(&tb, p->content.data, p->content.len);
-    tb_str(&tb, " from=");
-    tb_value(&tb, (const uint8_t *)source, from_len);
+    line_word(&tb, "loading");
+    line_word(&tb, p->what);
+    line_field_bytes(&tb, "path", p->content.data, p->content.len);
+    line_field_bytes(&tb, "from", (const uint8_t *)source, from_len);
     console_end(&tb);
 
-    /* A long transfer must not trip the boot manager's 5-minute watchdog. */
-    uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
+    /* A long transfer must not trip the boot manager's 5-minute watchdog; over the network the
+     * fetch-timeout ends a slow one first, with an error line and the policy. */
+    UINTN watchdog = WATCHDOG_SECONDS;
+    if (how != FROM_ESP && s->policy.fetch_timeout + WATCHDOG_MARGIN_SECONDS > watchdog)
+        watchdog = s->policy.fetch_timeout + WATCHDOG_MARGIN_SECONDS;
+    uefi_call_wrapper(BS->SetWatchdogTimer, 4, watchdog, WATCHDOG_CODE, 0, NULL);
+    fetch_deadline deadline = net_deadline(s->policy.fetch_timeout);
     net_transfer transfer = {.via = "esp"};
-    EFI_STATUS status = fetch(s, p, how, &transfer, &reason);
+    EFI_STATUS status = fetch(s, p, how, &deadline, &transfer, &reason);
+    if (how != FROM_ESP)
+        uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
     if (EFI_ERROR(status))
         return console_error(p->what, p->subject, reason, status);
     print_transfer(p, &transfer);
@@ -470,13 +465,22 @@ static EFI_STATUS load_payloads(stub_state *s)
 
 static void print_nx(nx_result result)
 {
-    static const char *const lines[] = {
-        [NX_APPLIED] = "kernel-nx=applied",
-        [NX_UNAVAILABLE] = "kernel-nx=unavailable (no EFI_MEMORY_ATTRIBUTE_PROTOCOL)",
-        [NX_FAILED] = "kernel-nx=failed (the firmware refused the attributes)",
+    static const char *const values[] = {
+        [NX_APPLIED] = "applied", [NX_UNAVAILABLE] = "unavailable", [NX_FAILED] = "failed",
     };
-    if (result != NX_NOT_REQUESTED)
-        console_line(lines[result]);
+    static const char *const notes[] = {
+        [NX_UNAVAILABLE] = "no EFI_MEMORY_ATTRIBUTE_PROTOCOL",
+        [NX_FAILED] = "the firmware refused the attributes",
+    };
+    char storage[CONSOLE_LINE_MAX];
+    text_buf tb;
+    if (result == NX_NOT_REQUESTED)
+        return;
+    console_begin(&tb, storage, sizeof storage);
+    line_field(&tb, "kernel-nx", values[result]);
+    if (notes[result])
+        line_note(&tb, notes[result]);
+    console_end(&tb);
 }
 
 /* `tpm=absent`, or `measured pcr=11 events=N` (with `failed=N` when the TPM refused some). */
@@ -554,6 +558,16 @@ static EFI_STATUS boot(stub_state *s)
     console_line("starting kernel");
     guard_end how;
     status = linux_start(s->image, s->self, &s->loaded, s->cmdline, s->cmdline_bytes, &how);
+    unsigned failures = exit_guard_boot_services_failures();
+    if (failures) {
+        char storage[CONSOLE_LINE_MAX];
+        text_buf tb;
+        console_begin(&tb, storage, sizeof storage);
+        line_warning(&tb, "kernel", "ExitBootServices failed (");
+        tb_u64(&tb, failures);
+        tb_str(&tb, failures == 1 ? " call)" : " calls)");
+        console_end(&tb);
+    }
     if (how == GUARD_EXITED)
         return console_error("kernel", s->kernel.subject, "the kernel's EFI stub failed", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
     return console_error("kernel", s->kernel.subject, "the kernel returned", EFI_ERROR(status) ? status : EFI_LOAD_ERROR);
@@ -575,9 +589,16 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
 {
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
-    switch (s->policy.on_error) {
+    unsigned on_error = s->policy.on_error;
+    /* After a failed ExitBootServices the firmware's timer is off (EDK2 stops it first and
+     * does not restart it): its boot manager would hang, so a reset takes the place of exit. */
+    if (on_error == ON_ERROR_EXIT && exit_guard_boot_services_failures()) {
+        console_warning("policy", "on-error=exit after a failed ExitBootServices: resetting instead");
+        on_error = ON_ERROR_RESET;
+    }
+    switch (on_error) {
     case ON_ERROR_EXIT:
-        console_line("returning to firmware");
+        console_line("returning to=firmware");
         release(s);
         return status;
     case ON_ERROR_HALT:
@@ -589,8 +610,8 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
         /* The boot manager's 5-minute watchdog must not cut a longer error-delay short. */
         uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
         console_begin(&tb, storage, sizeof storage);
-        tb_str(&tb, "resetting in ");
-        tb_u64(&tb, s->policy.error_delay);
+        line_word(&tb, "resetting");
+        line_field_u64(&tb, "in", s->policy.error_delay);
         tb_str(&tb, "s");
         console_end(&tb);
         for (unsigned i = 0; i < s->policy.error_delay; i++)

@@ -3,10 +3,7 @@
 
 #include "measure.h"
 #include "pcr11.h"
-#include "pe.h"
 #include "proto/tcg2.h"
-
-#define DESCRIPTION_MAX 16
 
 static stub_tcg2_protocol *find_tcg2(void)
 {
@@ -14,26 +11,29 @@ static stub_tcg2_protocol *find_tcg2(void)
     stub_tcg2_protocol *tcg2 = NULL;
     if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &guid, NULL, (void **)&tcg2)) || !tcg2)
         return NULL;
-    stub_tcg2_capability capability = {.Size = sizeof capability};
+    /* Zeroed, so that a firmware filling the shorter 1.0 structure leaves the rest at 0. */
+    stub_tcg2_capability capability;
+    SetMem(&capability, sizeof capability, 0);
+    capability.Size = sizeof capability;
     EFI_STATUS status = uefi_call_wrapper(tcg2->GetCapability, 2, tcg2, &capability);
-    if (EFI_ERROR(status) || !capability.TPMPresentFlag)
+    if (EFI_ERROR(status) || !pcr11_tpm_present((const uint8_t *)&capability, sizeof capability))
         return NULL;
     return tcg2;
 }
 
-/* One EV_IPL event into PCR 11; its log entry carries the section name (ASCII, with its NUL). */
+/* One EV_IPL event into PCR 11; its log entry carries the section name as UTF-16 with its NUL,
+ * as systemd-stub writes it. */
 static EFI_STATUS extend(stub_tcg2_protocol *tcg2, const void *data, UINTN length, const char *name)
 {
     struct {
         stub_tcg2_event event;
-        char text[DESCRIPTION_MAX];
+        UINT8 text[PCR11_DESCRIPTION_MAX * 2];
     } __attribute__((packed)) entry;
-    UINTN name_len = 0;
-    while (name[name_len] && name_len + 1 < DESCRIPTION_MAX)
-        name_len++;
+    uint16_t text[PCR11_DESCRIPTION_MAX];
+    size_t text_size = pcr11_description(name, text);
     SetMem(&entry, sizeof entry, 0);
-    CopyMem(entry.text, (void *)name, name_len);
-    entry.event.Size = (UINT32)(sizeof entry.event + name_len + 1);
+    CopyMem(entry.text, text, text_size);
+    entry.event.Size = (UINT32)(sizeof entry.event + text_size);
     entry.event.Header.HeaderSize = sizeof entry.event.Header;
     entry.event.Header.HeaderVersion = STUB_TCG2_EVENT_HEADER_VERSION;
     entry.event.Header.PCRIndex = PCR_KERNEL_IMAGE;
@@ -49,20 +49,22 @@ measure_result measure_sections(const uint8_t *image, UINTN image_size)
     if (!tcg2)
         return result;
     result.tpm = 1;
-    for (unsigned i = 0; pcr11_sections[i]; i++) {
-        const char *name = pcr11_sections[i];
-        const uint8_t *data;
-        size_t length;
-        int found;
-        if (pe_find_section(image, image_size, name, &data, &length, &found) || !found)
-            continue;
+    pcr11_section sections[PCR11_SECTIONS_MAX];
+    unsigned count;
+    if (pcr11_plan(image, image_size, sections, &count)) {
+        /* A section outside the image: nothing measured, and the line says so (failed=1). */
+        result.failed = 1;
+        return result;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        const char *name = sections[i].name;
         UINTN name_size = 0;
         while (name[name_size])
             name_size++;
-        /* The name with its NUL, then the contents: two events, as systemd-stub logs them. */
+        /* The name with its NUL (ASCII), then the contents: two events, as systemd-stub. */
         EFI_STATUS status = extend(tcg2, name, name_size + 1, name);
         result.failed += EFI_ERROR(status) ? 1 : 0;
-        status = extend(tcg2, data, length, name);
+        status = extend(tcg2, sections[i].data, sections[i].length, name);
         result.failed += EFI_ERROR(status) ? 1 : 0;
         result.events += 2;
     }

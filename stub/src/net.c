@@ -15,6 +15,34 @@
 
 static EFI_GUID pxe_guid = EFI_PXE_BASE_CODE_PROTOCOL_GUID;
 
+fetch_deadline net_deadline(unsigned seconds)
+{
+    return (fetch_deadline){clock_ms() + (UINT64)seconds * 1000, seconds};
+}
+
+int net_deadline_passed(const fetch_deadline *deadline)
+{
+    return deadline && clock_ms() >= deadline->at_ms;
+}
+
+const char *net_deadline_reason(const fetch_deadline *deadline, UINT64 got, UINT64 total)
+{
+    static char message[120];
+    text_buf tb;
+    tb_init(&tb, message, sizeof message);
+    tb_str(&tb, "fetch-timeout of ");
+    tb_u64(&tb, deadline ? deadline->seconds : 0);
+    tb_str(&tb, " s passed");
+    if (total) {
+        tb_str(&tb, " after ");
+        tb_u64(&tb, got);
+        tb_str(&tb, " of ");
+        tb_u64(&tb, total);
+        tb_str(&tb, " bytes");
+    }
+    return message;
+}
+
 EFI_PXE_BASE_CODE_PROTOCOL *net_find(EFI_HANDLE device)
 {
     EFI_PXE_BASE_CODE_PROTOCOL *pxe = NULL;
@@ -38,12 +66,17 @@ const char *net_boot_server(EFI_PXE_BASE_CODE_PROTOCOL *pxe, int *family, uint8_
 {
     EFI_PXE_BASE_CODE_MODE *mode = pxe->Mode;
     *family = mode->UsingIpv6 ? 6 : 4;
-    if (mode->UsingIpv6)
-        return dhcp6_boot_server(mode->DhcpAck.Raw, sizeof mode->DhcpAck.Raw, server);
+    dhcp_origin origin;
+    if (mode->UsingIpv6) {
+        /* DHCPv6 packets are kept in the same zeroed buffers: the option walk ends at zeros. */
+        dhcp_packet ack6 = {mode->DhcpAck.Raw, sizeof mode->DhcpAck.Raw, mode->DhcpAckReceived};
+        dhcp_packet proxy6 = {mode->ProxyOffer.Raw, sizeof mode->ProxyOffer.Raw, mode->ProxyOfferReceived};
+        dhcp_packet reply6 = {mode->PxeReply.Raw, sizeof mode->PxeReply.Raw, mode->PxeReplyReceived};
+        return dhcp6_boot_server(&ack6, &proxy6, &reply6, server, &origin);
+    }
     dhcp_packet ack = packet_of(&mode->DhcpAck, mode->DhcpAckReceived);
     dhcp_packet proxy = packet_of(&mode->ProxyOffer, mode->ProxyOfferReceived);
     dhcp_packet reply = packet_of(&mode->PxeReply, mode->PxeReplyReceived);
-    dhcp_origin origin;
     dhcp_server_field field;
     return dhcp_boot_server(&ack, &proxy, &reply, server, &origin, &field);
 }
@@ -68,24 +101,24 @@ static void fallback_line(const char *why, const char *next)
 /* Over IPv6, PXE Base Code's own Mtftp (EDK2's MTFTP6 underneath, with its window of 4) at
  * the policy's block size; blocks that never come (fragments lost) mean one frame per block. */
 static EFI_STATUS read_v6(EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
-                          const uint8_t *server, const char *name, file_buf *out,
-                          net_transfer *info, const char **reason)
+                          const uint8_t *server, const char *name, const fetch_deadline *deadline,
+                          file_buf *out, net_transfer *info, const char **reason)
 {
     unsigned blksize = policy->tftp_blksize;
     info->via = "pxe6";
     UINT64 started = clock_ms();
-    EFI_STATUS status = pxe_read(pxe, blksize, 6, server, name, out, reason);
-    if (status == EFI_TIMEOUT && blksize > FRAME_BLKSIZE_V6) {
+    EFI_STATUS status = pxe_read(pxe, blksize, 6, server, name, deadline, out, reason);
+    if (status == EFI_TIMEOUT && blksize > FRAME_BLKSIZE_V6 && !net_deadline_passed(deadline)) {
         fallback_line(*reason, "asking again with blksize 1448 (one frame per block)");
-        status = pxe_read(pxe, FRAME_BLKSIZE_V6, 6, server, name, out, reason);
+        status = pxe_read(pxe, FRAME_BLKSIZE_V6, 6, server, name, deadline, out, reason);
     }
     info->ms = clock_ms() - started;
     return status;
 }
 
 EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
-                    int family, const uint8_t *server, const char *name, file_buf *out,
-                    net_transfer *info, const char **reason)
+                    int family, const uint8_t *server, const char *name, const fetch_deadline *deadline,
+                    file_buf *out, net_transfer *info, const char **reason)
 {
     tftp_request ask = {policy->tftp_blksize, policy->tftp_window};
     tftp4_result result;
@@ -97,9 +130,11 @@ EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
         return EFI_UNSUPPORTED;
     }
     if (family == 6)
-        return read_v6(pxe, policy, server, name, out, info, reason);
+        return read_v6(pxe, policy, server, name, deadline, out, info, reason);
     for (;;) {
-        status = tftp4_read(device, pxe->Mode, server, name, &ask, out, &result, reason);
+        status = tftp4_read(device, pxe->Mode, server, name, &ask, deadline, out, &result, reason);
+        if (result.deadline_passed || (EFI_ERROR(status) && net_deadline_passed(deadline)))
+            break;  /* no second try: the file's time is up */
         /* The server answered, then its blocks never came: IP fragments dropped on the way. */
         int fragments_lost = status == EFI_TIMEOUT && result.options_agreed && ask.blksize > FRAME_BLKSIZE;
         if (fragments_lost) {
@@ -134,7 +169,7 @@ EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
     fallback_line(*reason, "using PXE Base Code");
     info->via = "pxe";
     UINT64 started = clock_ms();
-    status = pxe_read(pxe, FRAME_BLKSIZE, 4, server, name, out, reason);
+    status = pxe_read(pxe, FRAME_BLKSIZE, 4, server, name, deadline, out, reason);
     info->ms = clock_ms() - started;
     return status;
 }

@@ -30,10 +30,23 @@ typedef struct {
     uint8_t digest[SHA256_DIGEST_SIZE];
 } net_transfer;
 
-/* Read `name` from `server` (`family` 4 or 6) into `out`. On failure returns the firmware's
+/* `.policy fetch-timeout`: the clock_ms() value after which a transfer of one file stops. The
+ * HTTP loop and the MTFTP4 callbacks check it while bytes come; PXE Base Code's Mtftp runs
+ * without callbacks, so it is checked between its calls there. */
+typedef struct {
+    UINT64 at_ms;
+    unsigned seconds;
+} fetch_deadline;
+
+fetch_deadline net_deadline(unsigned seconds);
+int net_deadline_passed(const fetch_deadline *deadline);
+/* `fetch-timeout of N s passed` with ` after X of Y bytes` when the size is known (static). */
+const char *net_deadline_reason(const fetch_deadline *deadline, UINT64 got, UINT64 total);
+
+/* Read `name` from `server` (`family` 4 or 6) into `out`, within `deadline`. On failure returns the firmware's
  * status and sets *reason to a short text for the error line. */
 EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const stub_policy *policy,
-                    int family, const uint8_t *server, const char *name, file_buf *out,
-                    net_transfer *info, const char **reason);
+                    int family, const uint8_t *server, const char *name, const fetch_deadline *deadline,
+                    file_buf *out, net_transfer *info, const char **reason);
 
 #endif

@@ -212,7 +212,9 @@ int pe_section_region(const uint8_t *image, size_t image_size, const pe_info *in
         return 0;
     const uint8_t *header = image + at;
     size_t va = get32(header + 12), virtual_size = get32(header + 8), raw_size = get32(header + 16);
-    size_t extent = virtual_size > raw_size ? virtual_size : raw_size;
+    /* The section's extent in memory: SizeOfRawData is rounded to the file alignment and may
+     * reach into the next section, whose attributes it must not set. */
+    size_t extent = virtual_size ? virtual_size : raw_size;
     if (extent == 0 || va % PE_PAGE_SIZE)
         return 0;
     extent = (extent + PE_PAGE_SIZE - 1) / PE_PAGE_SIZE * PE_PAGE_SIZE;

@@ -55,7 +55,8 @@ typedef struct {
     int writable;
 } pe_region;
 
-/* Section `index` of a loaded image as whole pages that can take memory attributes on their own:
+/* Section `index` of a loaded image as whole pages that can take memory attributes on their own
+ * (its VirtualSize rounded up to pages; SizeOfRawData only when VirtualSize is 0):
  * 1 and *out filled, or 0 when it cannot (empty, not page aligned, SectionAlignment below a page). */
 int pe_section_region(const uint8_t *image, size_t image_size, const pe_info *info, uint16_t index,
                       pe_region *out);

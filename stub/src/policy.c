@@ -7,6 +7,7 @@ void policy_defaults(stub_policy *policy)
     policy->source = SOURCE_AUTO;
     policy->tftp_blksize = POLICY_DEFAULT_BLKSIZE;
     policy->tftp_window = POLICY_DEFAULT_WINDOW;
+    policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
 }
 
 static int is_blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -104,6 +105,12 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
         if (!parse_number(value, value_len, 1, POLICY_MAX_WINDOW, &policy->tftp_window)) {
             warn(ctx, "bad tftp-window value, 1..256 (using 8)", value, value_len);
             policy->tftp_window = POLICY_DEFAULT_WINDOW;
+        }
+    } else if (equals(line, key_len, "fetch-timeout")) {
+        if (value_len > 4 ||
+            !parse_number(value, value_len, 1, POLICY_MAX_FETCH_TIMEOUT, &policy->fetch_timeout)) {
+            warn(ctx, "bad fetch-timeout value, 1..3600 (using 120)", value, value_len);
+            policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
         }
     } else {
         warn(ctx, "unknown key (ignored)", line, key_len);

@@ -1,5 +1,5 @@
-/* The `.policy` section: what the stub does on failure, where it fetches from, and how it
- * asks for TFTP transfers. Pure: no EFI calls. */
+/* The `.policy` section: what the stub does on failure, where it fetches from, how it
+ * asks for TFTP transfers and how long a file may take. Pure: no EFI calls. */
 #ifndef STUB_POLICY_H
 #define STUB_POLICY_H
 
@@ -15,6 +15,7 @@ typedef struct {
     boot_source source;
     unsigned tftp_blksize;  /* RFC 2348 block size asked for, 512..65464 */
     unsigned tftp_window;   /* RFC 7440 window asked for, 1..256 (1: lock-step, no option) */
+    unsigned fetch_timeout; /* seconds one file may take over the network, 1..3600 */
 } stub_policy;
 
 #define POLICY_DEFAULT_DELAY 5
@@ -26,6 +27,10 @@ typedef struct {
 #define POLICY_MAX_BLKSIZE 65464
 #define POLICY_DEFAULT_WINDOW 8
 #define POLICY_MAX_WINDOW 256
+/* Two minutes: a 100 MiB initrd at 1 MB/s, yet well below the boot manager's 5-minute
+ * watchdog, so that a slow server ends in an error line and the policy, not in a reset. */
+#define POLICY_DEFAULT_FETCH_TIMEOUT 120
+#define POLICY_MAX_FETCH_TIMEOUT 3600
 
 /* Called for each line that cannot be used: `message` is static text, `detail` the offending
  * bytes from the section (may be empty). */

@@ -65,7 +65,8 @@ static EFI_STATUS mtftp(EFI_PXE_BASE_CODE_PROTOCOL *pxe, EFI_PXE_BASE_CODE_TFTP_
 }
 
 EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int family,
-                    const uint8_t *server, const char *name, file_buf *out, const char **reason)
+                    const uint8_t *server, const char *name, const fetch_deadline *deadline,
+                    file_buf *out, const char **reason)
 {
     EFI_IP_ADDRESS server_ip;
     UINTN block_size = blksize;
@@ -74,14 +75,22 @@ EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int famil
     *out = (file_buf){0};
     SetMem(&server_ip, sizeof server_ip, 0);
     CopyMem(&server_ip, (void *)server, family == 6 ? 16 : 4);
+    if (net_deadline_passed(deadline)) {  /* spent on an earlier try (MTFTP4, bigger blocks) */
+        *reason = net_deadline_reason(deadline, 0, 0);
+        return EFI_TIMEOUT;
+    }
 
     EFI_STATUS status = mtftp(pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, &size, block,
                               &server_ip, name);
-    if (EFI_ERROR(status) && may_be_block_size(pxe, status)) {
+    if (EFI_ERROR(status) && may_be_block_size(pxe, status) && !net_deadline_passed(deadline)) {
         /* The server refused the block size: the default 512 bytes always works. */
         block = NULL;
         size = 0;
         status = mtftp(pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, &size, block, &server_ip, name);
+    }
+    if (net_deadline_passed(deadline)) {
+        *reason = net_deadline_reason(deadline, 0, 0);
+        return EFI_TIMEOUT;
     }
     if (EFI_ERROR(status))
         return fail(pxe, status, reason);
@@ -96,6 +105,11 @@ EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int famil
     }
     UINT64 got = size;
     status = mtftp(pxe, EFI_PXE_BASE_CODE_TFTP_READ_FILE, out->data, &got, block, &server_ip, name);
+    if (EFI_ERROR(status) && net_deadline_passed(deadline)) {
+        file_buf_free(out);
+        *reason = net_deadline_reason(deadline, 0, 0);
+        return EFI_TIMEOUT;
+    }
     if (EFI_ERROR(status) || got != size) {
         file_buf_free(out);
         if (status == EFI_BUFFER_TOO_SMALL || !EFI_ERROR(status)) {

@@ -8,9 +8,12 @@
 #include <stdint.h>
 
 #include "file_buf.h"
+#include "net.h"
 
-/* `server` holds 4 (family 4) or 16 (family 6) bytes. */
+/* `server` holds 4 (family 4) or 16 (family 6) bytes. Mtftp has no callbacks: `deadline` is
+ * checked between its calls (EFI_TIMEOUT), each of which its own retries bound. */
 EFI_STATUS pxe_read(EFI_PXE_BASE_CODE_PROTOCOL *pxe, unsigned blksize, int family,
-                    const uint8_t *server, const char *name, file_buf *out, const char **reason);
+                    const uint8_t *server, const char *name, const fetch_deadline *deadline,
+                    file_buf *out, const char **reason);
 
 #endif

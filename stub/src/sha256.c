@@ -1,5 +1,12 @@
-/* SHA-256 as specified in FIPS 180-4, section 6.2. */
+/* SHA-256 as specified in FIPS 180-4, section 6.2. Two block functions compute the same
+ * thing: the x86 SHA extensions where CPUID offers them, else portable C. */
 #include "sha256.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA256_HAVE_SHA_NI 1
+#endif
 
 static const uint32_t round_constants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -14,7 +21,7 @@ static const uint32_t round_constants[64] = {
 
 static uint32_t rotr(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
 
-static void compress(uint32_t state[8], const uint8_t block[64])
+static void compress_one(uint32_t state[8], const uint8_t block[64])
 {
     uint32_t w[64];
     for (unsigned i = 0; i < 16; i++)
@@ -36,6 +43,106 @@ static void compress(uint32_t state[8], const uint8_t block[64])
     }
     state[0] += a; state[1] += b; state[2] += c; state[3] += d;
     state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+}
+
+static void compress_generic(uint32_t state[8], const uint8_t *blocks, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        compress_one(state, blocks + 64 * i);
+}
+
+#ifdef SHA256_HAVE_SHA_NI
+/* The SHA extensions keep the state as two vectors, ABEF and CDGH; each SHA256RNDS2 does two
+ * rounds, and SHA256MSG1/MSG2 extend the message schedule four words at a time. ms_abi makes
+ * the function save and restore XMM6-15 itself: the firmware's calling convention keeps them
+ * across calls, and the stub's own code (System V, which does not) returns to the firmware. */
+__attribute__((target("sha,sse4.1"), ms_abi)) static void compress_sha_ni(uint32_t state[8],
+                                                                           const uint8_t *blocks,
+                                                                           size_t count)
+{
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)&state[0]);
+    __m128i hgfe = _mm_loadu_si128((const __m128i *)&state[4]);
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xb1);
+    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1b);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xf0);
+
+    for (size_t b = 0; b < count; b++) {
+        const uint8_t *block = blocks + 64 * b;
+        __m128i abef_before = abef, cdgh_before = cdgh, w[4];
+        for (unsigned j = 0; j < 4; j++)
+            w[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * j)), byte_swap);
+        for (unsigned j = 0; j < 16; j++) {
+            if (j >= 4) {
+                /* w[j&3] holds W[4j-16..]; the others W[4j-12..], W[4j-8..], W[4j-4..]. */
+                __m128i t = _mm_sha256msg1_epu32(w[j & 3], w[(j + 1) & 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[(j + 3) & 3], w[(j + 2) & 3], 4));
+                w[j & 3] = _mm_sha256msg2_epu32(t, w[(j + 3) & 3]);
+            }
+            __m128i k = _mm_loadu_si128((const __m128i *)&round_constants[4 * j]);
+            __m128i m = _mm_add_epi32(w[j & 3], k);
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0e));
+        }
+        abef = _mm_add_epi32(abef, abef_before);
+        cdgh = _mm_add_epi32(cdgh, cdgh_before);
+    }
+
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1b);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xb1);
+    _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(feba, dchg, 0xf0));
+    _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+/* CPUID leaf 7 EBX bit 29 (SHA), with leaf 1's SSSE3 and SSE4.1 that the code above uses. */
+static int cpu_has_sha_ni(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid(1, a, b, c, d);
+    if (!(c & (1u << 9)) || !(c & (1u << 19)))
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 29) & 1;
+}
+#else
+static int cpu_has_sha_ni(void) { return 0; }
+#endif
+
+static int force_generic;
+static int block_function_chosen, use_sha_ni;
+
+/* Chosen once, on first use: no CPUID before the firmware has handed over. */
+static void choose_block_function(void)
+{
+    use_sha_ni = !force_generic && cpu_has_sha_ni();
+    block_function_chosen = 1;
+}
+
+void sha256_force_generic(int on)
+{
+    force_generic = on;
+    block_function_chosen = 0;
+}
+
+int sha256_uses_sha_ni(void)
+{
+    if (!block_function_chosen)
+        choose_block_function();
+    return use_sha_ni;
+}
+
+static void compress(uint32_t state[8], const uint8_t *blocks, size_t count)
+{
+#ifdef SHA256_HAVE_SHA_NI
+    if (sha256_uses_sha_ni()) {
+        compress_sha_ni(state, blocks, count);
+        return;
+    }
+#endif
+    compress_generic(state, blocks, count);
 }
 
 void sha256_init(sha256_ctx *ctx)
@@ -60,14 +167,14 @@ void sha256_update(sha256_ctx *ctx, const void *data, size_t len)
         }
         if (ctx->block_used < 64)
             return;
-        compress(ctx->state, ctx->block);
+        compress(ctx->state, ctx->block, 1);
         ctx->block_used = 0;
     }
     /* Whole blocks straight from the input: no copy for the bulk of a kernel. */
-    while (len >= 64) {
-        compress(ctx->state, in);
-        in += 64;
-        len -= 64;
+    if (len >= 64) {
+        compress(ctx->state, in, len / 64);
+        in += len / 64 * 64;
+        len %= 64;
     }
     while (len > 0) {
         ctx->block[ctx->block_used++] = *in++;
@@ -82,14 +189,14 @@ void sha256_final(sha256_ctx *ctx, uint8_t digest[SHA256_DIGEST_SIZE])
     if (ctx->block_used > 56) {
         while (ctx->block_used < 64)
             ctx->block[ctx->block_used++] = 0;
-        compress(ctx->state, ctx->block);
+        compress(ctx->state, ctx->block, 1);
         ctx->block_used = 0;
     }
     while (ctx->block_used < 56)
         ctx->block[ctx->block_used++] = 0;
     for (unsigned i = 0; i < 8; i++)
         ctx->block[56 + i] = (uint8_t)(bit_length >> (56 - 8 * i));
-    compress(ctx->state, ctx->block);
+    compress(ctx->state, ctx->block, 1);
     for (unsigned i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(ctx->state[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(ctx->state[i] >> 16);

@@ -19,6 +19,12 @@ void sha256_update(sha256_ctx *ctx, const void *data, size_t len);
 void sha256_final(sha256_ctx *ctx, uint8_t digest[SHA256_DIGEST_SIZE]);
 void sha256_digest(const void *data, size_t len, uint8_t digest[SHA256_DIGEST_SIZE]);
 
+/* Whether blocks go through the x86 SHA extensions (CPUID leaf 7 EBX bit 29) rather than the
+ * portable code; both give the same digests. sha256_force_generic(1) keeps the portable code
+ * (tests compare the two); 0 lets CPUID decide again. */
+int sha256_uses_sha_ni(void);
+void sha256_force_generic(int on);
+
 /* Lower-case hex of a digest into out (65 bytes with the NUL). */
 void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[2 * SHA256_DIGEST_SIZE + 1]);
 

@@ -25,6 +25,8 @@
 
 typedef struct {
     file_buf *out;
+    const fetch_deadline *deadline;
+    int deadline_passed;
     sha256_ctx sha;
     UINTN hashed;         /* bytes of the buffer already hashed */
     UINTN received;       /* bytes the driver has been handed for the buffer */
@@ -35,6 +37,7 @@ typedef struct {
     EFI_STATUS abort_status;
     int try_simpler;
     int server_error;
+    volatile int done;    /* the token's event fired: ReadFile has ended */
     unsigned error_code;
     uint8_t error_message[128];
     size_t error_len;
@@ -106,11 +109,23 @@ static void on_error(transfer *t, const uint8_t *rest, size_t len)
     t->error_len = n;
 }
 
+/* A server that keeps the transfer alive with a packet now and then is stopped here. */
+static EFI_STATUS check_deadline(transfer *t)
+{
+    if (!net_deadline_passed(t->deadline))
+        return EFI_SUCCESS;
+    t->deadline_passed = 1;
+    return abort_with(t, net_deadline_reason(t->deadline, t->received, t->size_known ? t->out->size : 0),
+                      EFI_TIMEOUT, 0);
+}
+
 static EFI_STATUS EFIAPI check_packet(stub_mtftp4_protocol *this, stub_mtftp4_token *token,
                                       UINT16 length, stub_mtftp4_packet *packet)
 {
     (void)this;
     transfer *t = token->Context;
+    if (EFI_ERROR(check_deadline(t)))
+        return EFI_ABORTED;
     if (length < 2)
         return EFI_SUCCESS;
     switch (from_network(packet->opcode)) {
@@ -129,8 +144,9 @@ static EFI_STATUS EFIAPI check_packet(stub_mtftp4_protocol *this, stub_mtftp4_to
 static EFI_STATUS EFIAPI on_timeout(stub_mtftp4_protocol *this, stub_mtftp4_token *token)
 {
     (void)this;
-    ((transfer *)token->Context)->timeouts++;
-    return EFI_SUCCESS;
+    transfer *t = token->Context;
+    t->timeouts++;
+    return check_deadline(t);
 }
 
 static void copy_ip(EFI_IPv4_ADDRESS *to, const uint8_t from[4])
@@ -188,9 +204,32 @@ static EFI_STATUS fail_reason(transfer *t, EFI_STATUS status, tftp4_result *resu
     return status;
 }
 
+static VOID EFIAPI on_done(EFI_EVENT event, VOID *context)
+{
+    (void)event;
+    ((transfer *)context)->done = 1;
+}
+
+/* ReadFile runs on its own while we poll, so the file's deadline holds even against a server
+ * that only resends old blocks (EDK2 answers those without calling either callback); at the
+ * deadline Configure(NULL) aborts the read. */
+static EFI_STATUS read_until_deadline(stub_mtftp4_protocol *mtftp, stub_mtftp4_token *token, transfer *t)
+{
+    EFI_STATUS status = uefi_call_wrapper(mtftp->ReadFile, 2, mtftp, token);
+    if (EFI_ERROR(status))
+        return status;
+    while (!t->done && !net_deadline_passed(t->deadline))
+        uefi_call_wrapper(mtftp->Poll, 1, mtftp);
+    if (t->done)
+        return token->Status;
+    check_deadline(t);
+    uefi_call_wrapper(mtftp->Configure, 2, mtftp, NULL);
+    return EFI_TIMEOUT;
+}
+
 static EFI_STATUS run_transfer(stub_mtftp4_protocol *mtftp, const EFI_PXE_BASE_CODE_MODE *mode,
                                const uint8_t server[4], const char *name, const tftp_request *ask,
-                               transfer *t, tftp4_result *result, const char **reason)
+                               EFI_EVENT event, transfer *t, tftp4_result *result, const char **reason)
 {
     stub_mtftp4_config config = {0};
     config.UseDefaultSetting = FALSE;
@@ -231,12 +270,14 @@ static EFI_STATUS run_transfer(stub_mtftp4_protocol *mtftp, const EFI_PXE_BASE_C
     token.Context = t;
     token.CheckPacket = check_packet;
     token.TimeoutCallback = on_timeout;
+    token.Event = event;
 
     UINT64 started = clock_ms();
-    status = uefi_call_wrapper(mtftp->ReadFile, 2, mtftp, &token);
+    status = read_until_deadline(mtftp, &token, t);
     result->ms = clock_ms() - started;
     result->timeouts = t->timeouts;
     result->options_agreed = t->size_known;
+    result->deadline_passed = t->deadline_passed;
     if (EFI_ERROR(status))
         return fail_reason(t, status, result, reason);
     if (!t->size_known || token.BufferSize != t->out->size || t->received != t->out->size) {
@@ -254,8 +295,8 @@ static EFI_STATUS run_transfer(stub_mtftp4_protocol *mtftp, const EFI_PXE_BASE_C
 }
 
 EFI_STATUS tftp4_read(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, const uint8_t server[4],
-                      const char *name, const tftp_request *ask, file_buf *out, tftp4_result *result,
-                      const char **reason)
+                      const char *name, const tftp_request *ask, const fetch_deadline *deadline,
+                      file_buf *out, tftp4_result *result, const char **reason)
 {
     static EFI_GUID binding_guid = STUB_MTFTP4_SERVICE_BINDING_GUID;
     static EFI_GUID mtftp_guid = STUB_MTFTP4_PROTOCOL_GUID;
@@ -278,9 +319,20 @@ EFI_STATUS tftp4_read(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, con
 
     transfer t = {0};
     t.out = out;
+    t.deadline = deadline;
     sha256_init(&t.sha);
-    status = run_transfer(mtftp, mode, server, name, ask, &t, result, reason);
+    EFI_EVENT event = NULL;
+    status = uefi_call_wrapper(BS->CreateEvent, 5, EVT_NOTIFY_SIGNAL, TPL_CALLBACK, on_done, &t, &event);
+    if (EFI_ERROR(status)) {
+        result->outcome = TFTP4_UNAVAILABLE;
+        *reason = "cannot create an event";
+    } else {
+        status = run_transfer(mtftp, mode, server, name, ask, event, &t, result, reason);
+    }
+    /* The child first: a token it signals while it goes must still meet an open event. */
     uefi_call_wrapper(binding->DestroyChild, 2, binding, child);
+    if (event)
+        uefi_call_wrapper(BS->CloseEvent, 1, event);
     if (EFI_ERROR(status))
         file_buf_free(out);
     return status;

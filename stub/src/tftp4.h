@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "file_buf.h"
+#include "net.h"
 #include "sha256.h"
 
 typedef struct {
@@ -31,12 +32,14 @@ typedef struct {
     UINT64 ms;
     unsigned timeouts;   /* the driver's retransmission timeouts */
     int options_agreed;  /* the server's OACK came (with tsize) */
+    int deadline_passed; /* stopped by the fetch-timeout (EFI_TIMEOUT): no second try */
     uint8_t digest[SHA256_DIGEST_SIZE];  /* of the whole buffer, when DONE */
 } tftp4_result;
 
-/* Read `name` from `server` with the addresses the PXE Base Code instance was configured with. */
+/* Read `name` from `server` with the addresses the PXE Base Code instance was configured with.
+ * `deadline` is checked on every packet and every retransmission timeout of the driver. */
 EFI_STATUS tftp4_read(EFI_HANDLE device, const EFI_PXE_BASE_CODE_MODE *mode, const uint8_t server[4],
-                      const char *name, const tftp_request *ask, file_buf *out, tftp4_result *result,
-                      const char **reason);
+                      const char *name, const tftp_request *ask, const fetch_deadline *deadline,
+                      file_buf *out, tftp4_result *result, const char **reason);
 
 #endif

@@ -25,5 +25,15 @@ void test_dhcp(void);
 void test_dhcp6(void);
 void test_devpath(void);
 void test_http_status(void);
+void test_crc32(void);
+void test_http_headers(void);
+void test_line_all(void);
+void test_inet_csum(void);
+void test_ether(void);
+void test_arp(void);
+void test_ipv4_net(void);
+void test_udp(void);
+void test_tftp_rx(void);
+void test_frame_rx(void);
 
 #endif

@@ -3,6 +3,8 @@
 
 int check_passed, check_failed;
 
+void test_pcr11(void);
+
 void check_record(int ok, const char *what, const char *file, int line)
 {
     if (ok) {
@@ -39,6 +41,17 @@ int main(void)
     test_dhcp6();
     test_devpath();
     test_http_status();
+    test_crc32();
+    test_http_headers();
+    test_pcr11();
+    test_line_all();
+    test_inet_csum();
+    test_ether();
+    test_arp();
+    test_ipv4_net();
+    test_udp();
+    test_tftp_rx();
+    test_frame_rx();
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
 }

@@ -325,6 +325,18 @@ static void test_section_regions(void)
     CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 3, &region));  /* no such section */
     CHECK(!pe_section_region(image, 0x100, &info, 0, &region));        /* table outside the buffer */
 
+    /* SizeOfRawData rounded to a larger file alignment than VirtualSize: the region ends with
+     * the section in memory, not a page into .data (which would then lose its write access). */
+    put32(image + TABLE + 8, 0x800);
+    put32(image + TABLE + 16, 0x1800);
+    CHECK(pe_section_region(image, IMAGE_SIZE, &info, 0, &region));
+    CHECK(region.rva == 0x1000 && region.size == 0x1000);
+    put32(image + TABLE + 8, 0);  /* no VirtualSize: the raw size, as EDK2 loads it */
+    CHECK(pe_section_region(image, IMAGE_SIZE, &info, 0, &region));
+    CHECK(region.rva == 0x1000 && region.size == 0x2000);
+    put32(image + TABLE + 8, 0x200);
+    put32(image + TABLE + 16, 0x200);
+
     /* Sections that do not start on a page cannot take attributes on their own. */
     info.section_alignment = 0x200;
     CHECK(!pe_section_region(image, IMAGE_SIZE, &info, 0, &region));

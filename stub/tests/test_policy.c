@@ -99,8 +99,28 @@ static void test_tftp_keys(void)
     CHECK(p.error_delay == 5 && w.count == 1);
 }
 
+/* The per-file deadline: seconds, 1..3600, at most 4 digits, 120 by default. */
+static void test_fetch_timeout(void)
+{
+    struct warnings w;
+    stub_policy p = parse_policy("", &w);
+    CHECK(p.fetch_timeout == 120);
+    p = parse_policy("fetch-timeout=5", &w);
+    CHECK(p.fetch_timeout == 5 && !w.count);
+    p = parse_policy(" fetch-timeout = 3600 ", &w);
+    CHECK(p.fetch_timeout == 3600 && !w.count);
+    p = parse_policy("fetch-timeout=1", &w);
+    CHECK(p.fetch_timeout == 1 && !w.count);
+    p = parse_policy("fetch-timeout=0", &w);
+    CHECK(p.fetch_timeout == 120 && w.count == 1);
+    CHECK_STR(w.last, "bad fetch-timeout value, 1..3600 (using 120): 0");
+    p = parse_policy("fetch-timeout=3601\nfetch-timeout=00060\nfetch-timeout=1m\nfetch-timeout=", &w);
+    CHECK(p.fetch_timeout == 120 && w.count == 4);
+}
+
 void test_policy_all(void)
 {
     test_policy();
     test_tftp_keys();
+    test_fetch_timeout();
 }

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from workbench.commands.serve import add_fault_options, fault_plan
+from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
 from workbench.lab.boot import TFTP_SERVERS, BootRequest, BootRun
 from workbench.lab.events import (
@@ -20,7 +21,9 @@ from workbench.lab.events import (
     SerialLine,
     Transfer,
 )
-from workbench.lab.request import BOOT_MODES
+from workbench.lab.request import BOOT_MODES, ShimOptions
+from workbench.sbat import level_text
+from workbench.textsafe import printable
 
 DESCRIPTION = """\
 Boot ROOT (a tree with EFI/BOOT/BOOTX64.EFI, as `workbench build` makes it) in QEMU with OVMF
@@ -38,6 +41,13 @@ and stream the serial console as it happens; the last line is the outcome.
                 http://[fd00::2]/EFI/BOOT/BOOTX64.EFI (DHCPv6 option 59). HTTP Boot over
                 IPv6 lets the firmware's PXE over IPv6 fail first: it readies the IPv6
                 stack that OVMF 2022.11's HTTP Boot needs.
+
+  --shim        boot the way distributions ship Secure Boot: EFI/BOOT/BOOTX64.EFI is Debian's
+                Microsoft-signed shim, the tree's stub becomes EFI/BOOT/grubx64.efi (shim's
+                second stage, fetched next to shim from the disk, by TFTP or by HTTP),
+                signed with KEYDIR's db key, which is enrolled as a MOK; the firmware runs
+                with Microsoft's keys. The tree itself is not changed (the lab boots a copy).
+                Shim's refusal of the stub ends the run (shim-refused) with shim's reason.
 
 Success: with --expect TEXT, TEXT appears on the serial console. Without it, the stub starts
 the kernel (`stub: starting kernel`) and the machine then powers itself off; for another
@@ -74,7 +84,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Secure Boot OVMF with --keys enrolled: unsigned or wrongly signed images are refused",
     )
     parser.add_argument(
-        "--keys", type=Path, metavar="KEYDIR", help="with --secure-boot: PK/KEK/db to enroll"
+        "--keys",
+        type=Path,
+        metavar="KEYDIR",
+        help="with --secure-boot: PK/KEK/db to enroll; with --shim: the db pair, enrolled as a "
+        "MOK and signing the stub (default: throwaway test keys)",
+    )
+    parser.add_argument(
+        "--shim",
+        action="store_true",
+        help="boot through Debian's Microsoft-signed shim with Microsoft's keys, the stub as "
+        "shim's second stage (grubx64.efi) signed with the MOK",
+    )
+    parser.add_argument(
+        "--stub-as-is",
+        action="store_true",
+        help="with --shim: do not sign the stub (see what shim does with it unsigned or "
+        "signed by another key)",
+    )
+    parser.add_argument(
+        "--sbat-level",
+        metavar="LEVEL",
+        help="with --shim: SbatLevel for shim, rows NAME,GENERATION separated by spaces, or "
+        "@FILE (e.g. 'stub-workbench,2' revokes generation 1)",
     )
     parser.add_argument(
         "--tpm",
@@ -116,10 +148,11 @@ def describe(event: Event) -> str | None:
         took = f" in {event.seconds:.2f}s" if event.state == "done" else ""
         if event.state == "done" and event.retransmits:
             took += f", {event.retransmits} resent"
-        error = f": {event.error}" if event.error else ""
-        return (
-            f"[{event.protocol}] {event.state} {event.filename} ({event.client}){size}{took}{error}"
-        )
+        # Names and errors come from the network: escaped, they cannot forge lines or drive
+        # the terminal.
+        error = f": {printable(event.error)}" if event.error else ""
+        name = printable(event.filename)
+        return f"[{event.protocol}] {event.state} {name} ({event.client}){size}{took}{error}"
     if isinstance(event, LabNote):
         return f"[lab] {event.text}"
     if isinstance(event, Reset):
@@ -143,11 +176,26 @@ def describe(event: Event) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.shim:
+        return _run(args, None, shim_options(args))
+    if args.stub_as_is or args.sbat_level is not None:
+        raise WorkbenchError("--stub-as-is and --sbat-level apply only with --shim")
     with secure_boot_options(args.secure_boot, args.keys) as vars_template:
         return _run(args, vars_template)
 
 
-def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
+def shim_options(args: argparse.Namespace) -> ShimOptions:
+    if args.secure_boot:
+        raise WorkbenchError("--shim boots with Microsoft's keys; leave out --secure-boot")
+    if args.keys is not None and not args.keys.is_dir():
+        raise WorkbenchError(f"{args.keys}: no such key directory (run 'workbench keys init')")
+    level = level_text(args.sbat_level) if args.sbat_level is not None else None
+    return ShimOptions(keys=args.keys, sign=not args.stub_as_is, sbat_level=level)
+
+
+def _run(
+    args: argparse.Namespace, vars_template: Path | None, shim: ShimOptions | None = None
+) -> int:
     faults = fault_plan(args)
     request = BootRequest(
         root=args.root,
@@ -163,10 +211,12 @@ def _run(args: argparse.Namespace, vars_template: Path | None) -> int:
         tftp_max_window=args.tftp_max_window,
         tpm=args.tpm,
         ipv6=args.ipv6,
+        shim=shim,
     )
 
     def show(event: Event) -> None:
-        line = json.dumps(event.to_dict(), ensure_ascii=False) if args.json else describe(event)
+        # ASCII JSON: a name with C1 or bidi controls reaches a terminal escaped.
+        line = json.dumps(event.to_dict()) if args.json else describe(event)
         if line is not None:
             print(line, flush=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from workbench.builder import build_tree, default_stub
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
         help="policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net|http, "
-        "tftp-blksize=N, tftp-window=N",
+        "tftp-blksize=N, tftp-window=N, fetch-timeout=SECONDS",
     )  # fmt: skip
     parser.add_argument("--osrel", type=Path, metavar="FILE", help="os-release text to embed")
     parser.add_argument("--kernel-name", help="file name of the kernel in EFI/Linux")
@@ -56,8 +57,21 @@ def run(args: argparse.Namespace) -> int:
         initrd_name=args.initrd_name,
         sign_keys=args.sign,
     )
-    print(f"wrote {result.stub_path}")
-    for path in (result.kernel_path, result.initrd_path):
-        if path is not None:
-            print(f"wrote {path}")
+    written = [p for p in (result.stub_path, result.kernel_path, result.initrd_path) if p]
+    for path in written:
+        print(f"wrote {path}")
+    for path in written:
+        warning = private_file_warning(path)
+        if warning:
+            print(f"workbench: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def private_file_warning(path: Path) -> str | None:
+    """A file others cannot read is one dnsmasq's TFTP refuses ("access denied") and servers
+    running as nobody (atftpd, nginx) cannot send: say so, since netboot is the point."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o004:
+        return None
+    return (f"{path} is not readable by others (mode {mode:04o}): dnsmasq's TFTP and servers "
+            f"running as nobody will refuse it; 'chmod a+r' it to serve the tree")  # fmt: skip

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from workbench import sbat
 from workbench.pe.image import PeImage
 from workbench.stubinfo import FileRef, StubInfo, describe, to_json
 
@@ -20,17 +21,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, help="the PE file to inspect")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--sbat-level",
+        metavar="LEVEL",
+        help="say whether shim would start it under this SBAT level: rows NAME,GENERATION "
+        "separated by spaces, or @FILE (an SbatLevel as shim stores it)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    level = sbat.parse_level(sbat.level_text(args.sbat_level)) if args.sbat_level else None
     with PeImage.open(args.file) as image:
         info = describe(image)
+        verdict = sbat.check_image(image, level) if level is not None else None
         if args.json:
-            print(json.dumps(to_json(info, image), indent=2, ensure_ascii=False))
+            data = to_json(info, image)
+            if verdict is not None:
+                data["sbat_level"] = {"passes": verdict.passes, "reason": verdict.reason}
+            print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            print("\n".join(human_lines(info, image)))
+            lines = human_lines(info, image)
+            if verdict is not None:
+                lines.insert(_after_sbat(lines), f"sbat lvl:  {sbat.verdict_line(verdict)}")
+            print("\n".join(lines))
     return 0
+
+
+def _after_sbat(lines: list[str]) -> int:
+    """Where the SBAT verdict goes: after the `sbat:` rows, or before `signed:`."""
+    rows = [index for index, line in enumerate(lines) if line.startswith(("sbat:", "signed:"))]
+    return rows[-1] + 1 if lines[rows[-1]].startswith("sbat:") else rows[-1]
 
 
 def _file_line(ref: FileRef | None) -> str:

@@ -26,14 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bank", action="append", choices=list(BANKS), metavar="BANK",
                         help="sha256 (default), sha384 or sha1; repeat for several")  # fmt: skip
     parser.add_argument("--json", action="store_true", help='{"sha256": {"11": "<hex>", ...}}')
-    parser.add_argument("--events", action="store_true", help="also list each measured event")
+    parser.add_argument("--events", action="store_true",
+                        help="also list each measured event, with the event data the stub logs "
+                        "(the section name in UTF-16)")  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     banks = tuple(dict.fromkeys(args.bank or ["sha256"]))
     with PeImage.open(args.stub) as image:
-        prediction = predict(image, banks)
+        prediction = predict(image, banks, args.root)
     problems = _root_problems(args.stub, args.root) if args.root is not None else []
     if args.json:
         document = prediction.to_json()
@@ -48,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
         if args.events:
             for event in prediction.events:
                 digest = next(iter(event.digests.values()))
-                print(f"  pcr {event.pcr} {event.section} {event.part}: {digest}")
+                text = bytes.fromhex(event.event_data).decode("utf-16-le").rstrip("\0")
+                print(f"  pcr {event.pcr} {event.section} {event.part}: {digest}"
+                      f"  event data {text!r} (UTF-16: {event.event_data})")  # fmt: skip
+    for note in prediction.notes:
+        print(f"workbench: note: {note}", file=sys.stderr)
     for problem in problems:
         print(f"workbench: warning: {problem}", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ from workbench.preview import (
     Preview,
     preview,
 )
+from workbench.sbat import level_text, parse_level, verdict_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--server", default=DEFAULT_SERVER, help="IPv4 boot server (10.0.2.2)")
     parser.add_argument("--server6", default=DEFAULT_SERVER6, help="IPv6 boot server (fd00::2)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--sbat-level",
+        metavar="LEVEL",
+        help="also say whether shim would start the stub under this SBAT level: rows "
+        "NAME,GENERATION separated by spaces, or @FILE",
+    )
     parser.set_defaults(func=run)
 
 
@@ -44,7 +51,8 @@ def default_root(stub: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     root = args.root or default_root(args.stub)
-    result = preview(args.stub, root, server=args.server, server6=args.server6)
+    level = parse_level(level_text(args.sbat_level)) if args.sbat_level else None
+    result = preview(args.stub, root, server=args.server, server6=args.server6, sbat_level=level)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -78,7 +86,10 @@ def render(result: Preview) -> str:
     """Local ESP beside PXE/TFTP, then HTTP Boot beside the IPv6 boots' verdicts."""
     columns = {mode: [MODE_TITLES[mode].upper(), *_mode_lines(getattr(result, mode))]
                for mode in MODES}  # fmt: skip
-    rows = [f"stub: {result.stub}  ({result.flavour})", f"root: {result.root}", ""]
+    rows = [f"stub: {result.stub}  ({result.flavour})", f"root: {result.root}"]
+    if result.sbat_level is not None:
+        rows.append(f"shim, SBAT level: {verdict_line(result.sbat_level)}")
+    rows.append("")
     rows += _side_by_side(columns["local"], columns["net"])
     rows.append("")
     rows += _side_by_side(columns["http"], columns["net6"])

@@ -12,7 +12,8 @@ from workbench.lab.events import Transfer
 from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.http import HttpServer
 from workbench.lab.listen import where
-from workbench.lab.tftp import DEFAULT_MAX_WINDOW, TftpServer
+from workbench.lab.tftp import DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WINDOW, TftpServer
+from workbench.textsafe import printable
 
 DEFAULT_PORT = 6969
 DEFAULT_HTTP_PORT = 8080
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-window", type=int, default=DEFAULT_MAX_WINDOW, metavar="N",
                         help=f"largest RFC 7440 window granted (default {DEFAULT_MAX_WINDOW}; "
                         "1 answers lock-step only)")  # fmt: skip
+    parser.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS, metavar="N",
+                        help=f"TFTP transfers at once (default {DEFAULT_MAX_SESSIONS}); a request "
+                        "beyond them is answered with a 'server busy' error")  # fmt: skip
     add_fault_options(parser)
     parser.set_defaults(func=run)
 
@@ -63,9 +67,20 @@ def add_fault_options(container: argparse._ActionsContainer) -> None:
             "TFTP: answer requests for NAME that ask for "
             "OPTION (e.g. windowsize) with TFTP error 8, as an older server does",
         ),
+        (
+            "--repeat-after",
+            "NAME=BYTES",
+            "TFTP: once BYTES of NAME are acknowledged, send its last block again every 2 s "
+            "and nothing new (a client that re-acknowledges never times out)",
+        ),
         ("--http-status", "NAME=CODE", "HTTP: answer every request for NAME with CODE (404...)"),
         ("--stall-after", "NAME=BYTES", "HTTP: send BYTES of NAME, then nothing (a timeout)"),
         ("--no-length", "NAME", "HTTP: send NAME without a Content-Length header"),
+        (
+            "--trickle-after",
+            "NAME=BYTES",
+            "HTTP: send BYTES of NAME, then one byte every 2 s (a server too slow to time out)",
+        ),
     )
     for flag, metavar, text in options:
         container.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
@@ -109,6 +124,8 @@ def fault_plan(args: argparse.Namespace) -> FaultPlan | None:
         http_status=parse_assignments(args.http_status, "--http-status"),
         stall_after=parse_assignments(args.stall_after, "--stall-after"),
         no_length=[name.lstrip("/") for name in args.no_length],
+        trickle_after=parse_assignments(args.trickle_after, "--trickle-after"),
+        repeat_after=parse_assignments(args.repeat_after, "--repeat-after"),
     )
     for name, code in plan.http_status.items():
         if not 100 <= code <= 599:
@@ -120,9 +137,10 @@ def fault_plan(args: argparse.Namespace) -> FaultPlan | None:
 
 
 def describe(event: Transfer) -> str:
-    """One log line per transfer event (TFTP and HTTP alike)."""
+    """One log line per transfer event (TFTP and HTTP alike). Names and errors come from the
+    network: printed escaped, they cannot forge a line or drive the terminal."""
     size = f"{event.bytes}/{event.total}" if event.total is not None else str(event.bytes)
-    line = f"{event.client} {event.state:8} {event.filename} {size} bytes"
+    line = f"{event.client} {event.state:8} {printable(event.filename)} {size} bytes"
     if event.state == "started" and event.blksize:
         line += f" blksize={event.blksize} window={event.window}"
     if event.state in ("done", "failed"):
@@ -130,7 +148,7 @@ def describe(event: Transfer) -> str:
         if event.retransmits:
             line += f", {event.retransmits} resent"
     if event.error:
-        line += f": {event.error}"
+        line += f": {printable(event.error)}"
     return line
 
 
@@ -152,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         server = HttpServer(args.root, bind=args.bind, port=port, faults=faults, on_event=log)
     else:
         server = TftpServer(args.root, bind=args.bind, port=port, faults=faults, on_event=log,
-                            max_window=args.max_window)  # fmt: skip
+                            max_window=args.max_window,
+                            max_sessions=args.max_sessions)  # fmt: skip
     with server:
         address = where(args.bind, server.port)
         shown = f"http://{address}/" if args.http else address
@@ -160,5 +179,6 @@ def run(args: argparse.Namespace) -> int:
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
+            server.stop()  # transfers still in flight are logged as aborted first
             print("stopped", flush=True)
     return 0

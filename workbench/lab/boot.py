@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,18 +36,22 @@ from workbench.lab.events import (
     Reset,
     SerialLine,
     StubStep,
+    Transfer,
 )
 from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
 from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest
+from workbench.lab.shim import ShimWatch, staged_request
 from workbench.lab.tpm import SoftwareTpm
 
 OnEvent = Callable[[Event], None]
 # After `stub: error:`, how long to wait for the reset when the stub did not announce a delay.
 ERROR_RESET_WINDOW = 10.0
-# Extra wait beyond an announced `stub: resetting in Ns`.
+# Extra wait beyond an announced `stub: resetting in=Ns`.
 RESET_GRACE = 4.0
+# How many of the console's last lines a timeout reports.
+CONSOLE_TAIL = 3
 _STOP = object()
 __all__ = ["TFTP_SERVERS", "BootRequest", "BootRun", "boot"]
 # What the sample initramfs prints with a TPM: "WORKBENCH-PCR <bank> <pcr> <hex>".
@@ -133,7 +138,8 @@ def validate(request: BootRequest) -> Firmware:
     if request.vars_template is not None and not Path(request.vars_template).is_file():
         raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
     qemu_binary()
-    return find_firmware(secure_boot=request.secure_boot)
+    # Through shim: the Secure Boot build, with Microsoft's keys (see lab/shim.py).
+    return find_firmware(secure_boot=request.secure_boot or request.shim is not None)
 
 
 def check_faults(faults: FaultPlan, mode: str) -> None:
@@ -159,6 +165,36 @@ class _Progress:
     stub_seen: bool = False
     measured: dict[str, dict[str, str]] = field(default_factory=dict)
     firmware_errors: list[str] = field(default_factory=list)  # "Error: ..." lines before the stub
+    # Where the boot stands, for an outcome that has nothing better to say (a timeout).
+    last_stub_line: str | None = None
+    console_tail: deque[str] = field(default_factory=lambda: deque(maxlen=CONSOLE_TAIL))
+    in_flight: dict[tuple[str, str, str], Transfer] = field(default_factory=dict)
+
+    def track_transfer(self, transfer: Transfer) -> None:
+        key = (transfer.protocol, transfer.client, transfer.filename)
+        if transfer.state in ("started", "progress"):
+            self.in_flight[key] = transfer
+        else:
+            self.in_flight.pop(key, None)
+
+    def where(self, now: float) -> dict[str, Any]:
+        """The last stub line, the console's last lines, and each transfer in flight as the
+        server last reported it."""
+        return {
+            "stub": self.last_stub_line,
+            "console": list(self.console_tail),
+            "in_flight": [
+                {
+                    "filename": t.filename,
+                    "protocol": t.protocol,
+                    "client": t.client,
+                    "bytes": t.bytes,
+                    "total": t.total,
+                    "quiet_s": round(max(0.0, now - t.t), 1),
+                }
+                for t in self.in_flight.values()
+            ],
+        }
 
 
 class BootRun:
@@ -168,6 +204,7 @@ class BootRun:
         self._queue: queue.Queue[object] = queue.Queue()
         self._started = time.monotonic()
         self._log: IO[str] | None = None
+        self._shim_watch: ShimWatch | None = None
 
     def stop(self) -> None:
         """Tear the run down from any thread; run() then returns an "interrupted" Outcome."""
@@ -213,11 +250,21 @@ class BootRun:
             raise WorkbenchError(f"{self.request.log}: cannot write the log: {reason}") from None
 
     def _make_lab(self, firmware: Firmware, workdir: Path) -> Lab:
-        if self.request.mode in ("net", "http"):
+        request = self._through_shim(workdir) if self.request.shim else self.request
+        if request.mode in ("net", "http"):
             from workbench.lab.netns import NetLab
 
-            return NetLab(self.request, firmware, workdir)
-        return LocalLab(self.request, firmware, workdir)
+            return NetLab(request, firmware, workdir)
+        return LocalLab(request, firmware, workdir)
+
+    def _through_shim(self, workdir: Path) -> BootRequest:
+        """The lab boots shim with the stub behind it; self.request (its tree, for the PCR
+        prediction) stays as asked."""
+        staged, notes = staged_request(self.request, workdir)
+        for note in notes:
+            self._publish(LabNote(f"shim: {note}"))
+        self._shim_watch = ShimWatch()
+        return staged
 
     def _publish(self, event: Event) -> None:
         event.t = round(time.monotonic() - self._started, 3)
@@ -239,15 +286,20 @@ class BootRun:
             except queue.Empty:
                 if progress.error_pending:
                     return self._stub_error(progress, "no reset followed")
-                return self._outcome(
-                    progress, "timeout", f"{self._goal()} not reached in {self.request.timeout:g}s"
-                )
+                return self._timeout(progress)
             if item is _STOP:
                 return self._outcome(progress, "interrupted", "stopped")
             assert isinstance(item, Event)
             outcome = self._handle(item, progress)
             if outcome is not None:
                 return outcome
+
+    def _timeout(self, progress: _Progress) -> Outcome:
+        where = progress.where(time.monotonic() - self._started)
+        reason = f"{self._goal()} not reached in {self.request.timeout:g}s; {describe_where(where)}"
+        outcome = self._outcome(progress, "timeout", reason)
+        outcome.where = where
+        return outcome
 
     def _goal(self) -> str:
         if self.request.expect is not None:
@@ -256,7 +308,11 @@ class BootRun:
 
     def _handle(self, event: Event, progress: _Progress) -> Outcome | None:
         self._publish(event)
+        if isinstance(event, Transfer):
+            progress.track_transfer(event)
         if isinstance(event, SerialLine):
+            if event.text.strip():
+                progress.console_tail.append(event.text.strip())
             step = parse_stub_line(event.text)
             if step is not None:
                 self._publish(step)
@@ -275,6 +331,10 @@ class BootRun:
                 option, description, status = refusal
                 reason = f'the firmware refused {option} "{description}": {status}'
                 return self._outcome(progress, "firmware-refused", reason)
+            if self._shim_watch is not None and not progress.stub_seen:
+                refused = self._shim_watch.feed(event.text)
+                if refused is not None:
+                    return self._outcome(progress, "shim-refused", refused)
             failure = parse_firmware_load_failure(event.text)
             if failure is not None and self._is_prelude(failure[1]):
                 progress.firmware_errors.clear()  # the next option starts afresh
@@ -302,6 +362,7 @@ class BootRun:
 
     def _on_step(self, step: StubStep, progress: _Progress) -> Outcome | None:
         progress.stub_seen = True
+        progress.last_stub_line = step.raw
         now = time.monotonic()
         if step.step == "error":
             progress.errors.append(step.raw.partition("stub: ")[2])
@@ -309,7 +370,9 @@ class BootRun:
             progress.error_pending = True
             progress.error_deadline = now + ERROR_RESET_WINDOW
         elif step.step == "resetting" and progress.error_pending:
-            delay = re.search(r"(\d+(?:\.\d+)?)\s*s", step.raw.partition("resetting")[2])
+            # `resetting in=5s`; an older stub wrote `resetting in 5s`.
+            announced = step.fields.get("in") or step.raw.partition("resetting")[2]
+            delay = re.search(r"(\d+(?:\.\d+)?)\s*s", announced)
             if delay:
                 progress.error_deadline = now + float(delay.group(1)) + RESET_GRACE
         elif step.step == "halting" and progress.error_pending:
@@ -365,7 +428,7 @@ class BootRun:
 
         stub = Path(self.request.root) / contract.BOOT_PATH
         with PeImage.open(stub) as image:
-            prediction = predict(image, ("sha256", "sha384", "sha1"))
+            prediction = predict(image, ("sha256", "sha384", "sha1"), Path(self.request.root))
         check: dict[str, Any] = {"scheme": prediction.scheme, "predicted": prediction.banks,
                                  "measured": progress.measured, "match": False}  # fmt: skip
         banks = [bank for bank in progress.measured if "11" in progress.measured[bank]]
@@ -404,6 +467,26 @@ class BootRun:
             errors=list(progress.errors),
             reset_after_error=progress.reset_after_error,
         )
+
+
+def describe_where(where: dict[str, Any]) -> str:
+    """Where a boot stood, in one line: the stub's last line, each transfer in flight with the
+    server's last word on it, and the console's last line."""
+    parts = []
+    if where["stub"]:
+        parts.append(f"the stub's last line: {where['stub']!r}")
+    else:
+        parts.append("the stub printed nothing")
+    for transfer in where["in_flight"]:
+        total = f" of {transfer['total']}" if transfer["total"] is not None else ""
+        parts.append(
+            f"in flight: {transfer['filename']!r} over {transfer['protocol']} to "
+            f"{transfer['client']}, {transfer['bytes']}{total} bytes, the server's last report "
+            f"{transfer['quiet_s']:g} s before"
+        )
+    if where["console"] and where["console"][-1] != where["stub"]:
+        parts.append(f"the console's last line: {where['console'][-1]!r}")
+    return "; ".join(parts)
 
 
 def boot(request: BootRequest, on_event: OnEvent | None = None) -> Outcome:

@@ -17,9 +17,13 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\
 # Other control characters except TAB.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-# A token: key=value (value bare or double-quoted with \" and \\ escapes), or a bare word.
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
-_TOKEN = re.compile(rf"\s*(?:([A-Za-z0-9_.-]+)=(?:{_QUOTED}|(\S*))|{_QUOTED}|(\S+))")
+# The grammar of `stub: ` lines is in stub/FORMAT.md (section 7); tests/vectors/console.json
+# holds lines with what they mean, run here and by the stub's host tests.
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_KEY = re.compile(r"([A-Za-z0-9_.-]+)=")
+_BARE = re.compile(r"\S*")
+_STATUS = re.compile(r" status=(EFI_[A-Z0-9_]+|0x[0-9a-f]{16})$")
+_TOPIC = re.compile(r"([A-Za-z0-9_.-]+): ")
 
 
 def clean_serial_text(text: str) -> str:
@@ -44,51 +48,88 @@ def _unescape(quoted: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _tokens(text: str) -> list[tuple[str | None, str]]:
-    """(key, value) pairs; bare words come back as (None, word)."""
-    tokens: list[tuple[str | None, str]] = []
+def _value(text: str, position: int) -> tuple[str, int]:
+    """A value at `position`: quoted (unescaped) or bare up to the next space."""
+    quoted = _QUOTED.match(text, position)
+    if quoted is not None:
+        return _unescape(quoted.group(1)), quoted.end()
+    bare = _BARE.match(text, position)
+    assert bare is not None  # \S* always matches
+    return bare.group(0), bare.end()
+
+
+def _record(body: str, raw: str) -> StubStep:
+    """`step *(SP item) [SP "(" note ")"]`: items are key=value fields or bare words; the first
+    token is the step, the next bare word the subject, later bare words flags."""
+    words: list[str] = []
+    fields: dict[str, str] = {}
+    step: str | None = None
+    note: str | None = None
     position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
+    while position < len(body):
+        if body[position] == " ":
+            position += 1
+            continue
+        if body[position] == "(":
+            note = body[position + 1 :].removesuffix(")")
             break
-        key, quoted_value, bare_value, quoted_word, word = match.groups()
+        key = _KEY.match(body, position)
         if key is not None:
-            value = _unescape(quoted_value) if quoted_value is not None else bare_value
-            tokens.append((key, value))
-        elif quoted_word is not None:
-            tokens.append((None, _unescape(quoted_word)))
-        elif word is not None:
-            tokens.append((None, word))
-        position = match.end()
-    return tokens
+            fields[key.group(1)], position = _value(body, key.end())
+            step = step or key.group(1)
+            continue
+        word, position = _value(body, position)
+        if step is None:
+            step = word.rstrip(":")
+        else:
+            words.append(word)
+    for flag in words[1:]:
+        fields.setdefault(flag, "true")
+    return StubStep(
+        step=step or "",
+        subject=words[0] if words else None,
+        fields=fields,
+        path=fields.get("path"),
+        reason=note if note is not None else fields.get("reason"),
+        raw=raw,
+    )
 
 
-# The EFI status an error line ends with: a specification name or a hex value.
-_STATUS = re.compile(r" status=(EFI_[A-Z0-9_]+|0x[0-9a-f]{16})$")
-
-
-def _parse_error(step: str, body: str, raw: str) -> StubStep:
-    """`<what> <path-or-url>: <reason> status=<EFI status>` (the subject and status optional)."""
+def _error(body: str, raw: str) -> StubStep:
+    """`<what>[ <subject>]: <reason> status=<EFI status>`; the subject is a value (quoted when
+    it has a space, so a bare one ends at the first space)."""
     fields: dict[str, str] = {}
     status = _STATUS.search(body)
     if status:
         fields["status"] = status.group(1)
         body = body[: status.start()]
-    head, separator, reason = body.partition(": ")
-    if not separator:
-        head, reason = body.rstrip(":"), ""
-    subject, _, path = head.strip().partition(" ")
-    path = path.strip()
-    if len(path) >= 2 and path.startswith('"') and path.endswith('"'):
-        path = _unescape(path[1:-1])
+    what, _, rest = body.partition(" ")
+    path: str | None = None
+    if what.endswith(":"):
+        what, reason = what[:-1], rest
+    elif rest.startswith('"'):
+        path, position = _value(rest, 0)
+        reason = rest[position:].removeprefix(":")
+    else:
+        # A bare subject has no space, so the first ": " ends it (even after a colon of its own).
+        path, _, reason = rest.partition(": ")
     return StubStep(
-        step=step,
-        subject=subject or None,
+        step="error",
+        subject=what or None,
         fields=fields,
         path=path or None,
         reason=reason.strip() or None,
         raw=raw,
+    )
+
+
+def _warning(body: str, raw: str) -> StubStep:
+    """`<topic>: <free text>` (an older stub's warning may lack the topic)."""
+    topic = _TOPIC.match(body)
+    subject = topic.group(1) if topic else None
+    reason = body[topic.end() :] if topic else body
+    return StubStep(
+        step="warning", subject=subject, fields={}, path=None, reason=reason or None, raw=raw
     )
 
 
@@ -101,34 +142,11 @@ def parse_stub_line(line: str) -> StubStep | None:
     body = raw[len(PREFIX) :].strip()
     if not body:
         return None
-    step, _, rest = body.partition(" ")
-    step = step.rstrip(":")
-    if step == "error":
-        return _parse_error(step, rest, raw)
-    if step == "warning":
-        return StubStep(step=step, subject=None, fields={}, path=None, reason=rest or None, raw=raw)
-    tokens = _tokens(body)
-    first_key, first_value = tokens[0]
-    # The step word may carry a value itself (`version=0.1.0`, `source=net server=...`).
-    step = first_key if first_key is not None else first_value.rstrip(":")
-    fields: dict[str, str] = {}
-    words: list[str] = []
-    for key, value in tokens[0 if first_key is not None else 1 :]:
-        if key is None:
-            words.append(value)
-        else:
-            fields[key] = value
-    # Words after the subject are flags (`loaded kernel embedded ...`).
-    for flag in words[1:]:
-        fields.setdefault(flag, "true")
-    return StubStep(
-        step=step,
-        subject=words[0] if words else None,
-        fields=fields,
-        path=fields.get("path"),
-        reason=fields.get("reason"),
-        raw=raw,
-    )
+    if body.startswith("error:"):
+        return _error(body[len("error:") :].strip(), raw)
+    if body.startswith("warning:"):
+        return _warning(body[len("warning:") :].strip(), raw)
+    return _record(body, raw)
 
 
 # What OVMF's boot manager prints when image verification (Secure Boot) refuses a boot option.

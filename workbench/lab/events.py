@@ -15,6 +15,7 @@ OutcomeKind = Literal[
     "stub-error",
     "kernel-failed",
     "firmware-refused",
+    "shim-refused",
     "firmware-failed",
     "timeout",
     "reset-loop",
@@ -115,6 +116,8 @@ class Outcome(_Event):
     reset_after_error: bool = False
     # A --tpm run: {"scheme", "predicted": {bank: {pcr: hex}}, "measured": {...}, "match": bool}
     pcrs: dict[str, Any] | None = None
+    # A timeout: where the boot stood ({"stub", "console", "in_flight"}, see lab/boot.py).
+    where: dict[str, Any] | None = None
 
 
 Event = SerialLine | StubStep | Reset | Transfer | LabNote | MachineExit | LabFailed | Outcome

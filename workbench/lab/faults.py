@@ -31,6 +31,12 @@ class FaultPlan:
     stall_after: dict[str, int] = field(default_factory=dict)
     # HTTP: send the body without a Content-Length (closing the connection at its end).
     no_length: list[str] = field(default_factory=list)
+    # TFTP: once B bytes are acknowledged, resend the last acknowledged block every 2 s and
+    # nothing new (the client re-acknowledges it; only a deadline of its own ends that).
+    repeat_after: dict[str, int] = field(default_factory=dict)
+    # HTTP: send B bytes, then one byte every TRICKLE_SECONDS: a server slow enough to keep
+    # every per-read timeout alive.
+    trickle_after: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str]]:
         return {
@@ -42,6 +48,8 @@ class FaultPlan:
             "http_status": self.http_status,
             "stall_after": self.stall_after,
             "no_length": self.no_length,
+            "trickle_after": self.trickle_after,
+            "repeat_after": self.repeat_after,
         }
 
     def __bool__(self) -> bool:
@@ -52,13 +60,15 @@ class FaultPlan:
             stop_after=self.stop_after.get(name),
             corrupt_at=self.corrupt.get(name),
             drop_every=self.drop_every.get(name, 0),
+            repeat_after=self.repeat_after.get(name),
         )
 
 
 # Faults only one server can inject, with the flag that asks for each.
-TFTP_ONLY = {"drop_every": "--drop-every", "refuse_options": "--refuse-option"}
+TFTP_ONLY = {"drop_every": "--drop-every", "refuse_options": "--refuse-option",
+             "repeat_after": "--repeat-after"}  # fmt: skip
 HTTP_ONLY = {"http_status": "--http-status", "stall_after": "--stall-after",
-             "no_length": "--no-length"}  # fmt: skip
+             "no_length": "--no-length", "trickle_after": "--trickle-after"}  # fmt: skip
 
 
 def foreign_fault(plan: FaultPlan, protocol: str) -> str | None:

@@ -5,12 +5,29 @@ keep-alive). GET and HEAD only; names are percent-decoded and opened as workbenc
 says (open first, then check what was opened). Faults come from the same FaultPlan as the TFTP
 server: fail the first N requests (503), stop after B bytes (a short body), corrupt a byte,
 answer with a status (404...), stall after B bytes, leave out Content-Length.
+
+Hardened for networks that are not ours:
+- A request head (request line and headers, or the wait for the next request on a kept-alive
+  connection) must arrive complete within `idle_seconds` (30 s): a slow or silent client
+  (slowloris) is cut off by the server loop, which looks at every connection each 0.2 s.
+- A body goes out with os.sendfile on a blocking socket whose kernel send timeout
+  (SO_SNDTIMEO) is `idle_seconds`, so a client that stops reading is dropped, and the count
+  of bytes sent is exact (the "connection lost" event says how far it got).
+- A GET or HEAD with a body (Content-Length other than 0, Transfer-Encoding) is refused with
+  400 and the connection closed: an unread body would be read as the next request (a
+  smuggling shape behind a proxy). Refused methods close the connection for the same reason.
+- A client that goes away raises no traceback: it ends its transfer as "failed".
+- stop() reports every transfer still in flight (failed, "aborted") and closes every
+  connection, so no thread waits on a client.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import struct
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,6 +47,10 @@ PROGRESS_INTERVAL = 0.5
 CHUNK = 1 << 20
 # A stalled answer holds its connection this long at most (the client gives up first).
 STALL_SECONDS = 60.0
+# A trickling answer sends one byte this often.
+TRICKLE_SECONDS = 2.0
+IDLE_SECONDS = 30.0
+POLL_SECONDS = 0.2
 
 
 class _Server(ThreadingHTTPServer):
@@ -42,25 +63,87 @@ class _Server(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
+    def service_actions(self) -> None:
+        """Called by serve_forever() every poll: cut off connections too slow with a head."""
+        super().service_actions()
+        self.owner.cut_slow_heads()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A connection's exception: an event, never a traceback on the operator's terminal."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            return  # the client went away between requests: nothing was in flight
+        client = client_address[0] if isinstance(client_address, tuple) else "?"
+        self.owner.report(
+            Transfer("?", client, "failed", error=f"server error: {error!r}", protocol="http")
+        )
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     server_version = "workbench-http"
+    # When the current request head started to be awaited; None once it is read.
+    head_since: float | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        idle = self.server.owner.idle_seconds
+        self.connection.settimeout(idle)  # every read and header write
+        seconds = int(idle)
+        micro = int((idle - seconds) * 1_000_000)
+        # The body goes out on the blocking socket: the kernel bounds each send.
+        timeval = struct.pack("ll", seconds, micro)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+        self.server.owner.opened(self)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client is gone; there is nothing left to flush to
+        finally:
+            self.server.owner.closed(self)
+
+    def handle_one_request(self) -> None:
+        self.head_since = time.monotonic()
+        try:
+            super().handle_one_request()
+        except OSError:  # reset by the client, or cut off: the connection is over
+            self.close_connection = True
+        finally:
+            self.head_since = None
 
     def log_message(self, format: str, *args: object) -> None:
         """Transfers are reported as events; the default stderr log would be noise."""
 
     def do_GET(self) -> None:
+        self.head_since = None
         self.server.owner.answer(self, head=False)
 
     def do_HEAD(self) -> None:
+        self.head_since = None
         self.server.owner.answer(self, head=True)
 
     def _refuse_method(self) -> None:
+        self.head_since = None
         self.server.owner.refuse_method(self)
 
     do_PUT = do_POST = do_DELETE = do_PATCH = _refuse_method
+
+
+class _Flight:
+    """One response body on its way: what stop() reports if it never ends."""
+
+    def __init__(self, handler: _Handler, name: str, size: int) -> None:
+        self.handler = handler
+        self.name = name
+        self.size = size
+        self.sent = 0
+        self.started = time.monotonic()
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 3)
 
 
 class HttpServer:
@@ -73,19 +156,46 @@ class HttpServer:
         port: int = 0,
         faults: FaultPlan | None = None,
         on_event: OnTransfer | None = None,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise WorkbenchError(f"{self.root}: no such directory to serve")
+        if idle_seconds <= 0:
+            raise WorkbenchError(f"the HTTP idle timeout must be positive, not {idle_seconds}")
         self.real_root = os.path.realpath(self.root)
         self.bind = bind
         self.port = port
         self.faults = faults or FaultPlan()
         self.on_event = on_event
+        self.idle_seconds = idle_seconds
         self._failures = InjectedFailures(self.faults)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._handlers: set[_Handler] = set()
+        self._flights: set[_Flight] = set()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def opened(self, handler: _Handler) -> None:
+        with self._lock:
+            self._handlers.add(handler)
+
+    def closed(self, handler: _Handler) -> None:
+        with self._lock:
+            self._handlers.discard(handler)
+
+    def cut_slow_heads(self) -> None:
+        """Shut down connections whose request head has taken longer than idle_seconds."""
+        now = time.monotonic()
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            since = handler.head_since
+            if since is not None and now - since > self.idle_seconds:
+                _shut(handler.connection)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -98,7 +208,11 @@ class HttpServer:
         error = f"{handler.command} refused (read-only)"
         client = handler.client_address[0]
         self.report(Transfer(name, client, "refused", error=error, protocol="http"))
-        send_status(handler, HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD"})
+        # Its body is not read: close, so it is never taken for the next request.
+        headers = {"Allow": "GET, HEAD", "Connection": "close"}
+        with contextlib.suppress(OSError):
+            send_status(handler, HTTPStatus.METHOD_NOT_ALLOWED, headers)
+        handler.close_connection = True
 
     def answer(self, handler: _Handler, head: bool) -> None:
         name = requested_name(handler.path)
@@ -107,12 +221,19 @@ class HttpServer:
         def event(state: str, sent: int = 0, total: int | None = None, **more: object) -> None:
             self.report(Transfer(name, client, state, sent, total, protocol="http", **more))  # type: ignore[arg-type]
 
+        if has_body(handler):
+            event("refused", error="a request body with GET or HEAD (400)")
+            with contextlib.suppress(OSError):
+                send_status(handler, HTTPStatus.BAD_REQUEST, {"Connection": "close"})
+            handler.close_connection = True
+            return
         try:
             fd = confine.open_inside_root(self.real_root, name)
         except confine.Refused as refusal:
             status = HTTPStatus.NOT_FOUND if refusal.not_found else HTTPStatus.FORBIDDEN
             event(refusal.state, error=f"{refusal.reason} ({status.value})")
-            send_status(handler, status)
+            with contextlib.suppress(OSError):
+                send_status(handler, status)
             return
         try:
             size = os.fstat(fd).st_size
@@ -126,6 +247,8 @@ class HttpServer:
                 send_status(handler, HTTPStatus.SERVICE_UNAVAILABLE)
                 return
             self._send(handler, fd, size, head, event)
+        except OSError:
+            handler.close_connection = True  # a status answer met a closed connection
         finally:
             os.close(fd)
 
@@ -144,54 +267,90 @@ class HttpServer:
             event("probe", total=size)  # reported before the answer leaves
             handler.end_headers()
             return
-        handler.end_headers()
+        flight = _Flight(handler, name, size)
+        with self._lock:
+            self._flights.add(flight)
         event("started", total=size)
-        started = time.monotonic()
         try:
-            sent = self._body(handler, fd, size, name, event, started)
+            handler.end_headers()
+            sent = self._body(handler, fd, flight, event)
         except OSError as error:
-            event("failed", 0, size, seconds=round(time.monotonic() - started, 3),
-                  error=f"connection lost: {error.strerror or error}")  # fmt: skip
             handler.close_connection = True
+            timed_out = isinstance(error, TimeoutError | BlockingIOError)
+            why = "timed out" if timed_out else error.strerror or error
+            if self._end(flight):
+                event("failed", flight.sent, size, seconds=flight.seconds(),
+                      error=f"connection lost after {flight.sent} bytes: {why}")  # fmt: skip
             return
-        seconds = round(time.monotonic() - started, 3)
+        if not self._end(flight):
+            return  # stop() reported it
         if sent < size:
             stopping = self._stopping.is_set()
             why = "the server stopped" if stopping else "stopped on purpose (fault injected)"
-            event("failed", sent, size, seconds=seconds, error=why)
+            event("failed", sent, size, seconds=flight.seconds(), error=why)
         else:
-            event("done", sent, size, seconds=seconds)
+            event("done", sent, size, seconds=flight.seconds())
 
-    def _body(self, handler: _Handler, fd: int, size: int, name: str,
-              event: Callable[..., None], started: float) -> int:  # fmt: skip
+    def _end(self, flight: _Flight) -> bool:
+        """True for the one caller that ends `flight` (its thread, or stop())."""
+        with self._lock:
+            if flight not in self._flights:
+                return False
+            self._flights.discard(flight)
+            return True
+
+    def _body(self, handler: _Handler, fd: int, flight: _Flight,
+              event: Callable[..., None]) -> int:  # fmt: skip
+        name, size = flight.name, flight.size
         stop = self.faults.stop_after.get(name)
         stall = self.faults.stall_after.get(name)
         corrupt = self.faults.corrupt.get(name)
-        limit = min(x for x in (size, stop, stall) if x is not None)
+        trickle = self.faults.trickle_after.get(name)
+        limit = min(x for x in (size, stop, stall, trickle) if x is not None)
         connection = handler.connection
-        sent, last_progress = 0, started
-        while sent < limit and not self._stopping.is_set():
-            count = min(CHUNK, limit - sent)
-            if corrupt is not None and sent <= corrupt < sent + count:
-                chunk = bytearray(os.pread(fd, count, sent))
-                chunk[corrupt - sent] ^= 0xFF
-                connection.sendall(chunk)
-                done = len(chunk)
-            else:
-                done = connection.sendfile(_FdFile(fd), sent, count) or 0
-            if done <= 0:
-                break
-            sent += done
-            now = time.monotonic()
-            if now - last_progress >= PROGRESS_INTERVAL:
-                last_progress = now
-                event("progress", sent, size, seconds=round(now - started, 3))
-        if stall is not None and sent >= stall and stall < size:
-            event("progress", sent, size, seconds=round(time.monotonic() - started, 3))
+        last_progress = flight.started
+        # Blocking from here: each os.sendfile() moves a whole chunk, SO_SNDTIMEO bounds it.
+        connection.settimeout(None)
+        try:
+            while flight.sent < limit and not self._stopping.is_set():
+                count = min(CHUNK, limit - flight.sent)
+                if corrupt is not None and flight.sent <= corrupt < flight.sent + count:
+                    chunk = bytearray(os.pread(fd, count, flight.sent))
+                    chunk[corrupt - flight.sent] ^= 0xFF
+                    connection.sendall(chunk)
+                    done = len(chunk)
+                else:
+                    done = _sendfile(connection, fd, flight.sent, count)
+                if done <= 0:
+                    break  # the file shrank under us
+                flight.sent += done
+                now = time.monotonic()
+                if now - last_progress >= PROGRESS_INTERVAL:
+                    last_progress = now
+                    event("progress", flight.sent, size, seconds=flight.seconds())
+        finally:
+            with contextlib.suppress(OSError):
+                connection.settimeout(self.idle_seconds)
+        if trickle is not None and flight.sent >= trickle:
+            self._trickle(handler, fd, flight, event)
+        if stall is not None and flight.sent >= stall and stall < size:
+            event("progress", flight.sent, size, seconds=flight.seconds())
             self._stopping.wait(STALL_SECONDS)
-        if sent < size:
+        if flight.sent < size:
             handler.close_connection = True
-        return sent
+        return flight.sent
+
+    def _trickle(self, handler: _Handler, fd: int, flight: _Flight,
+                 event: Callable[..., None]) -> None:  # fmt: skip
+        """One byte every TRICKLE_SECONDS until the body is out, the client gives up or the
+        server stops."""
+        while flight.sent < flight.size and not self._stopping.wait(TRICKLE_SECONDS):
+            try:
+                handler.connection.sendall(os.pread(fd, 1, flight.sent))
+            except OSError:
+                return  # the client gave up: the caller reports the bytes sent
+            flight.sent += 1
+            event("progress", flight.sent, flight.size, seconds=flight.seconds())
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,16 +362,29 @@ class HttpServer:
         self.port = self._server.server_address[1]
         self._stopping.clear()
         serve = self._server.serve_forever
-        self._thread = threading.Thread(target=serve, args=(0.2,), daemon=True, name="http")
+        self._thread = threading.Thread(
+            target=serve, args=(POLL_SECONDS,), daemon=True, name="http"
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop now: the port is free when this returns; stalled answers end."""
+        """Stop now: transfers in flight are reported as aborted, every connection closes,
+        and the port is free when this returns."""
         if self._server is None:
             return
         self._stopping.set()
         self._server.shutdown()
+        with self._lock:
+            flights, self._flights = self._flights, set()
+            handlers = list(self._handlers)
+        for flight in flights:
+            client = flight.handler.client_address[0]
+            self.report(Transfer(flight.name, client, "failed", flight.sent, flight.size,
+                                 seconds=flight.seconds(), protocol="http",
+                                 error="aborted: the server stopped"))  # fmt: skip
+        for handler in handlers:
+            _shut(handler.connection)
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -226,17 +398,28 @@ class HttpServer:
         self.stop()
 
 
-class _FdFile:
-    """What socket.sendfile() needs of a file: its descriptor (reads go by offset)."""
+def _sendfile(connection: socket.socket, fd: int, offset: int, count: int) -> int:
+    """Bytes of the file at `offset` sent (up to `count`); TimeoutError when the kernel's send
+    timeout passed with nothing sent."""
+    try:
+        return os.sendfile(connection.fileno(), fd, offset, count)
+    except BlockingIOError:
+        raise TimeoutError("timed out") from None
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
 
-    def fileno(self) -> int:
-        return self._fd
+def _shut(connection: socket.socket) -> None:
+    """Wake whatever waits on this connection (read or send) with an end or an error."""
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
 
-    def seek(self, offset: int) -> None:
-        """sendfile() passes explicit offsets; the descriptor's own position stays put."""
+
+def has_body(handler: BaseHTTPRequestHandler) -> bool:
+    """Whether a request announces a body (any Transfer-Encoding, a Content-Length but 0)."""
+    headers = handler.headers
+    if headers.get_all("Transfer-Encoding"):
+        return True
+    lengths = headers.get_all("Content-Length") or []
+    return len(lengths) > 1 or any(value.strip() != "0" for value in lengths)
 
 
 def requested_name(target: str) -> str:

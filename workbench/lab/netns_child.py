@@ -105,7 +105,11 @@ def dhcp_options(config: NetLabConfig) -> list[str]:
             "--dhcp-option-force=tag:efihttp,60,HTTPClient",
             f"--dhcp-boot=tag:efihttp,{boot_url(config)}",
         ]
-    return [f"--dhcp-range={DHCP_RANGE}", f"--dhcp-boot={BOOT_PATH},,{SERVER_ADDRESS}"]
+    # --dhcp-no-override keeps the boot file in the BOOTP file field, where PXE servers put it
+    # and shim looks for it (shim fetches its second stage from that file's directory; from
+    # option 67 alone it would ask for "grubx64.efi" at the root).
+    return [f"--dhcp-range={DHCP_RANGE}", f"--dhcp-boot={BOOT_PATH},,{SERVER_ADDRESS}",
+            "--dhcp-no-override"]  # fmt: skip
 
 
 def firmware_switches(config: NetLabConfig) -> list[str]:

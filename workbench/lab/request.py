@@ -21,6 +21,19 @@ NetProtocol = Literal["tftp", "http"]
 
 
 @dataclass
+class ShimOptions:
+    """Boot through shim (Microsoft-signed, as distributions ship it) with the tree's stub as
+    shim's second stage; see workbench.lab.shim."""
+
+    # The key enrolled as a MOK; its db pair signs the stub. None: a throwaway test key set.
+    keys: Path | None = None
+    # False: the stub goes in as it is (unsigned, or signed by someone else).
+    sign: bool = True
+    # SbatLevel text for shim (rows "NAME,GENERATION"), None: shim's own level.
+    sbat_level: str | None = None
+
+
+@dataclass
 class BootRequest:
     root: Path
     mode: BootMode
@@ -42,6 +55,10 @@ class BootRequest:
     # net and http: the lab network is IPv6 only (DHCPv6 and router advertisements), and the
     # firmware has no IPv4 stack.
     ipv6: bool = False
+    # Boot through shim: the lab lays out shim + the stub as its second stage, enrolls the MOK
+    # and boots the firmware with Microsoft's keys. net and http serve that layout as is:
+    # shim fetches its second stage next to its own path by TFTP or HTTP.
+    shim: ShimOptions | None = None
 
 
 @dataclass

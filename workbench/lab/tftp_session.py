@@ -4,7 +4,10 @@ Packets are tftpy's packet classes (parsed by its TftpPacketFactory, encoded by 
 themselves); the transfer loop is ours, so windows, block-number rollover and faults are too.
 
 - RFC 2347/2348/2349: `blksize` (8..65464, capped by the server), `tsize` (answered with the
-  file's size), `timeout` (1..255 s) are accepted when asked for; unknown options are ignored.
+  file's size), `timeout` are accepted when asked for; unknown options are ignored. RFC 2349
+  lets a server only take a client's `timeout` as it is or leave it out of the OACK: one above
+  the server's cap (MAX_CLIENT_TIMEOUT, 5 s) is left out and the server's own timeout holds,
+  so a silent client holds its session for (retries + 1) x 5 s at most, not 25 minutes.
 - RFC 7440: `windowsize` up to the server's cap. The server sends a whole window, then waits
   for one ACK. An ACK for a block inside the window moves the window to the block after it
   (the client saw a gap); an ACK older than the window is a stale duplicate and is ignored
@@ -35,6 +38,8 @@ DEFAULT_BLKSIZE = 512
 MIN_BLKSIZE = 8
 MAX_BLKSIZE = 65464
 MAX_TIMEOUT = 255
+# The longest client `timeout` option agreed to (atftpd's default retry timeout is 5 s).
+MAX_CLIENT_TIMEOUT = 5
 # TFTP error codes (RFC 1350, RFC 2347).
 ERROR_NOT_DEFINED = 0
 ERROR_FILE_NOT_FOUND = 1
@@ -42,6 +47,13 @@ ERROR_ACCESS_VIOLATION = 2
 ERROR_ILLEGAL_OPERATION = 4
 ERROR_UNKNOWN_TID = 5
 ERROR_OPTION_REFUSED = 8
+ERROR_MESSAGES = {
+    ERROR_FILE_NOT_FOUND: "File not found",
+    ERROR_ACCESS_VIOLATION: "Access violation",
+    ERROR_ILLEGAL_OPERATION: "Illegal TFTP operation",
+    ERROR_UNKNOWN_TID: "Unknown transfer ID",
+    ERROR_OPTION_REFUSED: "Failed to negotiate options",
+}
 ACK_OPCODE = b"\x00\x04"
 ACK_LENGTH = 4
 STOP_POLL = 0.25  # how often a waiting transfer looks at the server's stop flag
@@ -62,6 +74,7 @@ class Limits:
     max_blksize: int = MAX_BLKSIZE
     max_window: int = 64
     timeout: float = 1.0  # until a client's `timeout` option says otherwise
+    max_client_timeout: int = MAX_CLIENT_TIMEOUT
     retries: int = 5
 
 
@@ -75,7 +88,9 @@ def negotiate(asked: dict[str, str], size: int, limits: Limits) -> Negotiated:
         result.oack["blksize"] = str(result.blksize)
     if "tsize" in number:
         result.oack["tsize"] = str(size)
-    if "timeout" in number and 1 <= number["timeout"] <= MAX_TIMEOUT:
+    if "timeout" in number and 1 <= number["timeout"] <= min(
+        MAX_TIMEOUT, limits.max_client_timeout
+    ):
         result.timeout = float(number["timeout"])
         result.oack["timeout"] = str(number["timeout"])
     if "windowsize" in number and number["windowsize"] >= 1 and limits.max_window > 1:
@@ -87,7 +102,7 @@ def negotiate(asked: dict[str, str], size: int, limits: Limits) -> Negotiated:
 def _numbers(options: dict[str, str]) -> dict[str, int]:
     numbers = {}
     for key, value in options.items():
-        if value.isascii() and value.isdigit():
+        if value.isascii() and value.isdigit() and len(value) <= 10:
             numbers[key] = int(value)
     return numbers
 
@@ -99,6 +114,8 @@ class Faults:
     stop_after: int | None = None  # stop sending once this many bytes are out
     corrupt_at: int | None = None  # flip this byte
     drop_every: int = 0  # never send every Nth DATA packet the first time
+    repeat_after: int | None = None  # once this many bytes are acknowledged, resend the last
+    # acknowledged block now and then instead of going on (a client re-ACKs it, as EDK2 does)
 
 
 @dataclass
@@ -107,6 +124,10 @@ class Result:
     sent: int = 0
     retransmits: int = 0
     error: str | None = None
+
+
+# How often the repeat-after fault sends its old block again.
+REPEAT_SECONDS = 2.0
 
 
 class StopSending(Exception):
@@ -173,7 +194,8 @@ class Session:
                     self.result = Result("failed", error=_client_error(reply))
                 return False
             if self.stopping():
-                break
+                self.result.error = "the server stopped"
+                return False
         self.result.error = "the client stopped answering"
         return False
 
@@ -183,6 +205,10 @@ class Session:
         while self.acked < self.last_block:
             if self.stopping():
                 self._fail("the server stopped")
+                return
+            repeat = self.faults.repeat_after
+            if repeat is not None and self.acked and self._bytes_through(self.acked) >= repeat:
+                self._repeat_old_block()
                 return
             first = self.acked + 1
             last = min(self.acked + window, self.last_block)
@@ -231,6 +257,18 @@ class Session:
             self.acked = block
             self.behind = None
             return "acked"
+
+    def _repeat_old_block(self) -> None:
+        """The repeat-after fault: the last acknowledged block again every REPEAT_SECONDS, so
+        the client hears from us but gets nothing new, until it gives up or we stop."""
+        while not self.stopping():
+            self._send_block(self.acked, resend=True)
+            deadline = time.monotonic() + REPEAT_SECONDS
+            while (reply := self._receive(deadline)) is not None:
+                if isinstance(reply, TftpPacketERR):
+                    self._fail(_client_error(reply))
+                    return
+        self._fail(f"repeated an old block after {self.faults.repeat_after} bytes (fault injected)")
 
     @staticmethod
     def _unwrap(wire: int, low: int, high: int) -> int | None:
@@ -293,12 +331,12 @@ class Session:
         return min(block * self.options.blksize, self.size)
 
 
-def error_packet(code: int) -> bytes:
-    packet = TftpPacketERR()
-    packet.errorcode = code if code in packet.errmsgs else ERROR_NOT_DEFINED
-    if packet.errorcode == ERROR_NOT_DEFINED:
-        return b"\x00\x05\x00\x00\x00"  # tftpy has no message for code 0
-    return packet.encode().buffer
+def error_packet(code: int, message: str | None = None) -> bytes:
+    """An ERROR packet; `message` (ASCII) or the RFC 1350 text of the code."""
+    if message is None:
+        message = ERROR_MESSAGES.get(code, "")
+    text = message.encode("ascii", "replace").replace(b"\0", b"?")
+    return b"\x00\x05" + code.to_bytes(2, "big") + text + b"\0"
 
 
 def _client_error(packet: TftpPacketERR) -> str:

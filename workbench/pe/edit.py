@@ -3,21 +3,19 @@
 The stub's own sections keep their virtual addresses; payload sections are replaced in place when
 they fit before the next section, otherwise moved after the last one, and `.linux` stays last.
 Raw data of the untouched leading sections keeps its file offsets; everything after is repacked at
-FileAlignment. The result is written beside the target, re-parsed and checked, then os.replace'd.
+FileAlignment. The result is written beside the target, re-parsed and checked, then renamed over it.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from workbench.atomic_write import atomic_write
 from workbench.contract import KERNEL
 from workbench.errors import InternalError, WorkbenchError
 from workbench.pe.image import (
@@ -170,18 +168,9 @@ def rewrite_sections(
                 "re-sign it or drop the signature"
             )
         layout = _plan_sections(image, normalized, appended)
-        temporary = _write_temporary(image, layout, target, drop_signature=image.is_signed)
-    try:
-        _check_output(temporary, normalized)
-        if target.exists():
-            shutil.copymode(target, temporary)
-        else:
-            shutil.copymode(src, temporary)
-        os.replace(temporary, target)
-    except OSError as error:
-        raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+        with atomic_write(target, like=src) as temporary:
+            _write_image(image, layout, temporary, drop_signature=image.is_signed)
+            _check_output(temporary, normalized)
     return target
 
 
@@ -459,35 +448,18 @@ def _sized(entry: _Planned, flag: int) -> int:
     return entry.raw_size if entry.characteristics & flag else 0
 
 
-def _write_temporary(
-    image: PeImage, layout: _Layout, target: Path, *, drop_signature: bool
-) -> Path:
+def _write_image(image: PeImage, layout: _Layout, path: Path, *, drop_signature: bool) -> None:
     header = _header_bytes(image, layout, drop_signature)
     overlay = _overlay(image, drop_signature)
-    try:
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as error:
-        raise WorkbenchError(f"cannot write in {target.parent}: {error.strerror}") from None
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(header)
-            for entry in sorted(layout.sections, key=lambda p: p.raw_offset):
-                if not entry.raw_size:
-                    continue
-                _pad_to(output, entry.raw_offset)
-                written = _write_contents(output, image, entry)
-                output.write(bytes(entry.raw_size - written))
-            output.write(overlay)
-            output.flush()
-            os.fsync(output.fileno())
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return temporary
+    with open(path, "wb") as output:
+        output.write(header)
+        for entry in sorted(layout.sections, key=lambda p: p.raw_offset):
+            if not entry.raw_size:
+                continue
+            _pad_to(output, entry.raw_offset)
+            written = _write_contents(output, image, entry)
+            output.write(bytes(entry.raw_size - written))
+        output.write(overlay)
 
 
 def _pad_to(output: BinaryIO, offset: int) -> None:

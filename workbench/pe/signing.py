@@ -5,12 +5,11 @@ A key directory holds `db.key` (PEM private key) and `db.pem` (PEM certificate).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from workbench.atomic_write import atomic_write
 from workbench.errors import MissingTool, WorkbenchError
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
@@ -61,26 +60,19 @@ def sign(path: Path, keydir: Path, out: Path | None = None) -> Path:
     sbsign = _tool("sbsign")
     if not path.is_file():
         raise WorkbenchError(f"no such file: {path}")
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
-    unsigned = temporary.with_name(temporary.name + ".unsigned")
-    try:
-        source = path
-        if _is_signed(path):
-            # sbsign would add a second signature; the new one replaces the old instead.
-            source = rewrite_sections(path, {}, unsigned, signed="drop")
-        result = _run([sbsign, "--key", str(key), "--cert", str(cert),
-                       "--output", str(temporary), str(source)])  # fmt: skip
-        if result.returncode != 0:
-            raise WorkbenchError(f"sbsign failed on {path}: {_last_line(result.stderr)}")
-        shutil.copymode(target if target.exists() else path, temporary)
-        os.replace(temporary, target)
-    except OSError as error:
-        raise WorkbenchError(f"cannot write {target}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
-        unsigned.unlink(missing_ok=True)
+    with atomic_write(target, like=path) as temporary:
+        unsigned = temporary.with_name(temporary.name + ".unsigned")
+        try:
+            source = path
+            if _is_signed(path):
+                # sbsign would add a second signature; the new one replaces the old instead.
+                source = rewrite_sections(path, {}, unsigned, signed="drop")
+            result = _run([sbsign, "--key", str(key), "--cert", str(cert),
+                           "--output", str(temporary), str(source)])  # fmt: skip
+            if result.returncode != 0:
+                raise WorkbenchError(f"sbsign failed on {path}: {_last_line(result.stderr)}")
+        finally:
+            unsigned.unlink(missing_ok=True)
     return target
 
 

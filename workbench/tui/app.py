@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -10,8 +11,10 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from workbench.compare import Comparison, compare
@@ -22,18 +25,22 @@ from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Event, Outcome, OutcomeKind
 from workbench.lookup import tree_of
 from workbench.pe.edit import rewrite_sections
-from workbench.pe.image import PeImage
 from workbench.preview import Preview, preview
 from workbench.tui import rehash
 from workbench.tui.boot_pane import BootPane
 from workbench.tui.compare_pane import ComparePane
 from workbench.tui.dialogs import ChoiceDialog, HelpScreen
 from workbench.tui.edit_pane import EditPane
-from workbench.tui.editing import EditSession, Field
+from workbench.tui.editing import FIELD_LABELS, EditSession, Field
+from workbench.tui.footer import SteadyFooter
 from workbench.tui.formatting import human_size, short_path
-from workbench.tui.model import LoadedStub, load_stub, stub_in_root
+from workbench.tui.lazy import PaintsWhenShown
+from workbench.tui.model import Hashes, LoadedStub, hash_stub, load_stub, stub_in_root
 from workbench.tui.overview import OverviewFacts, OverviewPane
+from workbench.tui.pcr_job import predict_pcr11
 from workbench.tui.preview_pane import PreviewPane
+from workbench.tui.priority import in_background
+from workbench.tui.recovery import write_recovery
 from workbench.tui.sections import SectionsPane
 
 TABS = ("overview", "sections", "edit", "preview", "boot")
@@ -70,6 +77,9 @@ class WorkbenchApp(App[None]):
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # Textual binds Ctrl+C to a hint; here it quits as in any terminal program, and like
+        # q and Ctrl+Q asks first when there are unsaved edits.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("b", "boot('local')", "Boot"),
         Binding("n", "boot('net')", "Netboot"),
@@ -79,6 +89,7 @@ class WorkbenchApp(App[None]):
         Binding("B", "boot('local', True)", "SB boot", show=False),
         Binding("N", "boot('net', True)", "SB netboot", show=False),
         Binding("H", "boot('http', True)", "SB HTTP boot", show=False),
+        Binding("S", "boot_shim", "Boot through shim", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
         # The same with keys a text field never takes: they work wherever the focus is.
         Binding("f5", "boot('local')", "Boot", show=False, priority=True),
@@ -133,6 +144,7 @@ class WorkbenchApp(App[None]):
         self.boot_worker: Worker[Outcome] | None = None
         self.last_outcome: Outcome | None = None
         self._preview_timer: Timer | None = None
+        self.recovery_file: Path | None = None  # where a hangup kept the unsaved edits
 
     # -- layout --
 
@@ -152,22 +164,46 @@ class WorkbenchApp(App[None]):
             if self.compare_path is not None:
                 with TabPane("6 Compare", id="compare"):
                     yield ComparePane(id="compare-pane")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = short_path(self.stub_path)
         self.refresh_all()
         if self.compare_path is not None:
             self.compute_comparison(self.compare_path)
+        self._watch_hangup(True)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # What arrived while the tab was hidden is painted now (see lazy.py).
+        for pane in event.pane.children:
+            if isinstance(pane, PaintsWhenShown):
+                pane.catch_up()
+        # Typing goes into a field at once, never into a key binding (q quits).
+        if event.pane.id == "edit":
+            self.query_one(EditPane).focus_first_field()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Plain text unless asked otherwise: messages quote paths and errors, which may hold
+        square brackets."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def compute_comparison(self, other: Path) -> None:
         """Both files are hashed whole: off the UI thread."""
-        try:
-            comparison: Comparison | str = compare(self.stub_path, other, self.root)
-        except WorkbenchError as error:
-            comparison = f"Cannot compare: {error}"
-        self.call_from_thread(self._show_comparison, comparison)
+        with in_background():
+            try:
+                comparison: Comparison | str = compare(self.stub_path, other, self.root)
+            except WorkbenchError as error:
+                comparison = f"Cannot compare: {error}"
+            self.call_from_thread(self._show_comparison, comparison)
 
     def _show_comparison(self, comparison: Comparison | str) -> None:
         if not self.panes_ready:
@@ -199,34 +235,68 @@ class WorkbenchApp(App[None]):
         if not self.panes_ready:
             return
         self.readiness = None
-        self.check_readiness()
         self.pcr11 = None
-        self.predict_pcrs()
         self.query_one(SectionsPane).show(self.stub)
-        self.refresh_edits()
+        self.query_one(EditPane).show(self.session, self._disabled_notes())
+        self.refresh_overview()
+        # What takes hashing follows from workers, started once this screen is painted: they
+        # would otherwise take the processor from the first paint.
+        self.call_after_refresh(self._start_slow_work)
+
+    def _start_slow_work(self) -> None:
+        if not self.panes_ready:
+            return
+        if not self.stub.hashed:
+            self.compute_section_hashes(self.stub)
+        self.check_readiness()
+        self.predict_pcrs()
+        self.refresh_preview()
+
+    @work(thread=True, exclusive=True, group="hashes", exit_on_error=False)
+    def compute_section_hashes(self, stub: LoadedStub) -> None:
+        """Every section hashed off the UI thread: the app opens at once even on a 200 MiB
+        stub and shows "hashing…" until this is done."""
+        with in_background():
+            try:
+                hashes = hash_stub(stub.path)
+            except WorkbenchError as error:
+                self.call_from_thread(
+                    self.notify, f"Cannot hash the sections: {error}", severity="error"
+                )
+                return
+            if not get_current_worker().is_cancelled:
+                self.call_from_thread(self._set_hashes, stub, hashes)
+
+    def _set_hashes(self, stub: LoadedStub, hashes: Hashes) -> None:
+        # A save in the meantime replaced the stub: its own worker brings its hashes.
+        if not self.panes_ready or stub is not self.stub or not stub.add_hashes(hashes):
+            return
+        self.query_one(SectionsPane).show_digests(stub)
+        self.refresh_overview()
 
     @work(thread=True, exclusive=True, group="readiness", exit_on_error=False)
     def check_readiness(self) -> None:
         """sbverify runs a process: off the UI thread; the overview fills in when it is done."""
-        try:
-            readiness = secure_boot_readiness(self.stub_path, self.keys)
-        except WorkbenchError as error:
-            self.call_from_thread(self.notify, str(error), severity="error")
-            return
-        self.call_from_thread(self._set_readiness, readiness)
+        with in_background():
+            try:
+                readiness = secure_boot_readiness(self.stub_path, self.keys)
+            except WorkbenchError as error:
+                self.call_from_thread(self.notify, str(error), severity="error")
+                return
+            self.call_from_thread(self._set_readiness, readiness)
 
     @work(thread=True, exclusive=True, group="pcrs", exit_on_error=False)
     def predict_pcrs(self) -> None:
-        """PCR 11 hashes every measured section (a fat stub's kernel too): off the UI thread."""
-        from workbench.pcrs import predict, scheme_sections
-
-        try:
-            with PeImage.open(self.stub_path) as image:
-                value = predict(image).banks["sha256"]["11"]
-                sections = scheme_sections(image)
-        except WorkbenchError:
-            return  # not a stub that measures: the overview says nothing about PCRs
-        self.call_from_thread(self._set_pcr11, value, sections)
+        """PCR 11 hashes every measured section (a fat stub's kernel too): in a child process,
+        waited for off the UI thread (see pcr_job)."""
+        with in_background():
+            try:
+                pcr11 = predict_pcr11(self.stub_path)
+            except WorkbenchError as error:
+                self.call_from_thread(self.notify, str(error), severity="error")
+                return
+            if pcr11 is not None:  # None: not a stub that measures, the overview says nothing
+                self.call_from_thread(self._set_pcr11, pcr11.value, pcr11.sections)
 
     def _set_pcr11(self, value: str, sections: tuple[str, ...]) -> None:
         self.pcr11, self.pcr11_sections = value, sections
@@ -280,14 +350,17 @@ class WorkbenchApp(App[None]):
         """Hashing ROOT's files and copying a big stub take time: never on the UI thread. An
         exclusive worker: a newer preview cancels the older one."""
         worker = get_current_worker()
-        try:
-            preview, note = self._preview(edits, has_errors)
-        except WorkbenchError as error:
+        with in_background():
+            if worker.is_cancelled:
+                return  # a newer preview was asked for while this one waited its turn
+            try:
+                preview, note = self._preview(edits, has_errors)
+            except WorkbenchError as error:
+                if not worker.is_cancelled:
+                    self.call_from_thread(self._show_preview, None, f"Preview unavailable: {error}")
+                return
             if not worker.is_cancelled:
-                self.call_from_thread(self._show_preview, None, f"Preview unavailable: {error}")
-            return
-        if not worker.is_cancelled:
-            self.call_from_thread(self._show_preview, preview, note)
+                self.call_from_thread(self._show_preview, preview, note)
 
     def _show_preview(self, preview: Preview | None, note: str) -> None:
         if not self.panes_ready:
@@ -367,12 +440,13 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, exclusive=True, group="rehash", exit_on_error=False)
     def compute_hashes(self, root: Path) -> None:
-        try:
-            values = rehash.hashes_from_root(self.session, root)
-        except WorkbenchError as error:
-            self.call_from_thread(self._rehash_failed, str(error))
-            return
-        self.call_from_thread(self._apply_hashes, values)
+        with in_background():
+            try:
+                values = rehash.hashes_from_root(self.session, root)
+            except WorkbenchError as error:
+                self.call_from_thread(self._rehash_failed, str(error))
+                return
+            self.call_from_thread(self._apply_hashes, values)
 
     def _rehash_failed(self, error: str) -> None:
         if not self.panes_ready:
@@ -459,6 +533,30 @@ class WorkbenchApp(App[None]):
 
     def action_boot(self, mode: str, secure_boot: bool = False, ipv6: bool = False) -> None:
         self.boot_flow(mode, secure_boot, ipv6)
+
+    def action_boot_shim(self) -> None:
+        """Boot ROOT through shim: Microsoft's keys, the saved stub as shim's second stage,
+        signed with --keys (or throwaway test keys) enrolled as a MOK."""
+        from workbench.lab.request import ShimOptions
+
+        if self.boot_running or self.root is None:
+            self.notify("Needs --root and no boot running.", severity="warning")
+            return
+        if self.session.is_dirty:
+            self.notify("Booting the saved stub; the unsaved edits are not in it.")
+        shim = ShimOptions(keys=self.keys)
+        request = BootRequest(self.root, "local", self.expect, self.boot_timeout, shim=shim)
+        pane = self.query_one(BootPane)
+        self.query_one(TabbedContent).active = "boot"
+        pane.start(f"boot through shim of {short_path(self.root)}: the saved stub")
+
+        def relay(event: Event) -> None:
+            pane.post_message(BootPane.RunEvent(event))
+
+        run = self.boot_run = BootRun(request, on_event=relay)
+        self.boot_worker = self.run_worker(
+            lambda: run_boot(run), thread=True, exclusive=True, group="boot", name="boot-shim"
+        )
 
     @work(exclusive=True, group="dialog")
     async def boot_flow(self, mode: str, secure_boot: bool = False, ipv6: bool = False) -> None:
@@ -579,10 +677,57 @@ class WorkbenchApp(App[None]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        """q, Ctrl+Q and Ctrl+C: at once without unsaved edits, else after asking."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        elif isinstance(self.screen, ModalScreen):
+            return  # a question is open: it is answered first (Escape cancels it)
+        self.quit_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def quit_flow(self) -> None:
+        if self.session.is_dirty and not await self.keep_or_drop_edits():
+            return
         await self.stop_boot_and_wait()
         self.exit()
 
+    async def keep_or_drop_edits(self) -> bool:
+        """Ask what becomes of the unsaved edits; True when quitting may go on."""
+        dirty = ", ".join(FIELD_LABELS[name].lower() for name in self.session.dirty_fields)
+        message = f"Unsaved edits: {dirty}."
+        choices = [("save", "Save and quit"), ("discard", "Quit without saving")]
+        if self.session.errors():
+            message += " They have errors and cannot be saved as they are."
+            choices = choices[1:]
+        answer = await self.push_screen_wait(
+            ChoiceDialog("Quit with unsaved edits?", message, choices, cancel_label="Stay")
+        )
+        if answer == "save":
+            return await self.save()
+        return answer == "discard"
+
+    def _watch_hangup(self, on: bool) -> None:
+        """Closing the terminal sends SIGHUP, which would end the process there and then: keep
+        the unsaved edits in a file first. Only where asyncio takes signals (the main thread of
+        a Unix process)."""
+        try:
+            loop = asyncio.get_running_loop()
+            if on:
+                loop.add_signal_handler(signal.SIGHUP, self._hung_up)
+            else:
+                loop.remove_signal_handler(signal.SIGHUP)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+    def _hung_up(self) -> None:
+        if self.session.is_dirty:
+            self.recovery_file = write_recovery(self.stub_path, self.session, self.stub.is_signed)
+        if self.boot_run is not None:
+            self.boot_run.stop()
+        self.exit(return_code=128 + signal.SIGHUP)
+
     async def on_unmount(self) -> None:
+        self._watch_hangup(False)
         if self._preview_timer is not None:
             self._preview_timer.stop()
         if self.boot_run is not None:

@@ -1,11 +1,14 @@
 """Boot pane: outcome banner, timeline of stub steps, file transfers, and the live serial console.
 
 Events arrive from the boot worker thread as `BootPane.RunEvent` messages (post_message is
-thread-safe), so every widget change happens on the app's thread.
+thread-safe), so every widget change happens on the app's thread. File names, console lines and
+reasons come from the stub, the servers and the guest: they reach the widgets as plain Text
+(never markup), their control characters escaped.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
@@ -21,7 +24,8 @@ from workbench.lab.events import (
     StubStep,
     Transfer,
 )
-from workbench.tui.formatting import human_size
+from workbench.textsafe import printable
+from workbench.tui.formatting import human_size, visible
 
 SERIAL_LINES = 5000
 
@@ -41,6 +45,7 @@ OUTCOME_TITLES = {
     "missing-tool": "MISSING TOOL",
     "internal-error": "INTERNAL ERROR",
     "pcr-mismatch": "PCR MISMATCH",
+    "shim-refused": "SHIM REFUSED",
 }
 
 
@@ -58,9 +63,9 @@ class TransferRow(Horizontal):
         self.latest: Transfer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(self.filename, classes="transfer-name")
+        yield Label(printable(self.filename), classes="transfer-name", markup=False)
         yield ProgressBar(show_eta=False, show_percentage=True, classes="transfer-bar")
-        yield Label("", classes="transfer-info")
+        yield Label("", classes="transfer-info", markup=False)
 
     def update_from(self, event: Transfer) -> None:
         self.latest = event
@@ -88,7 +93,7 @@ class TransferRow(Horizontal):
         if event.state == "probe":
             info.update("size probe")
         elif event.state in ("failed", "refused"):
-            info.update(f"{event.state}: {event.error or ''}".strip())
+            info.update(printable(f"{event.state}: {event.error or ''}".strip()))
             self.add_class("-failed")
         elif event.state == "done":
             bar.update(total=max(event.bytes, 1), progress=max(event.bytes, 1))
@@ -115,6 +120,7 @@ class BootPane(Vertical):
             "Press b to boot ROOT from a local ESP, n to netboot it (TFTP), h for UEFI HTTP "
             "Boot; i and I do the network boots over IPv6.",
             id="boot-banner",
+            markup=False,
         )
         yield DataTable(id="boot-timeline", cursor_type="none")
         yield VerticalScroll(id="boot-transfers")
@@ -141,7 +147,7 @@ class BootPane(Vertical):
         message.stop()
         event = message.event
         if isinstance(event, SerialLine):
-            self.query_one("#boot-serial", RichLog).write(event.text)
+            self.query_one("#boot-serial", RichLog).write(visible(event.text))
         elif isinstance(event, StubStep):
             self._timeline(event.t, step_detail(event))
         elif isinstance(event, Transfer):
@@ -183,11 +189,12 @@ class BootPane(Vertical):
     # -- pieces --
 
     def _banner(self, text: str) -> None:
-        self.query_one("#boot-banner", Static).update(text)
+        lines = text.split("\n")  # the banner's own line breaks stay
+        self.query_one("#boot-banner", Static).update("\n".join(map(visible, lines)))
 
     def _timeline(self, t: float, text: str) -> None:
         table = self.query_one("#boot-timeline", DataTable)
-        table.add_row(f"{t:6.2f}", text)
+        table.add_row(f"{t:6.2f}", Text(visible(text)))
         table.move_cursor(row=table.row_count - 1)
         table.scroll_end(animate=False)
 

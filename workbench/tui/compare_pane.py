@@ -8,20 +8,23 @@ from textual.widgets import Static
 
 from workbench.commands.diff import human_lines
 from workbench.compare import Comparison
+from workbench.tui.lazy import PaintsWhenShown
 
 
-class ComparePane(VerticalScroll):
+class ComparePane(PaintsWhenShown, VerticalScroll):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text = "Comparing..."
+
     def compose(self) -> ComposeResult:
-        yield Static("Comparing...", id="compare-text", markup=False)
+        yield Static(self.text, id="compare-text", markup=False)
 
     def show(self, comparison: Comparison) -> None:
         verdict = "the same" if comparison.same else "different"
-        text = "\n".join([f"The two stubs are {verdict}.", "", *human_lines(comparison)])
-        self.query_one("#compare-text", Static).update(text)
+        self.show_message(
+            "\n".join([f"The two stubs are {verdict}.", "", *human_lines(comparison)])
+        )
 
     def show_message(self, message: str) -> None:
-        self.query_one("#compare-text", Static).update(message)
-
-    @property
-    def text(self) -> str:
-        return str(self.query_one("#compare-text", Static).content)
+        self.text = message
+        self.paint(lambda: self.query_one("#compare-text", Static).update(message))

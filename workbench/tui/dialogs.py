@@ -12,25 +12,33 @@ from textual.widgets import Button, Markdown, Static
 
 
 class ChoiceDialog(ModalScreen[str | None]):
-    """A question with one button per answer; Escape answers None (cancel)."""
+    """A question with one button per answer, then the cancel button; Escape answers None
+    (cancel). Title and message are plain text: they may quote paths."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, message: str, choices: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        title: str,
+        message: str,
+        choices: list[tuple[str, str]],
+        cancel_label: str = "Cancel",
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.message = message
         self.choices = choices
+        self.cancel_label = cancel_label
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.title_text, id="dialog-title")
-            yield Static(self.message, id="dialog-message")
+            yield Static(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.message, id="dialog-message", markup=False)
             with Horizontal(id="dialog-buttons"):
                 for index, (choice, label) in enumerate(self.choices):
                     yield Button(label, id=f"choice-{choice}",
                                  variant="primary" if index == 0 else "default")  # fmt: skip
-                yield Button("Cancel", id="choice-cancel")
+                yield Button(self.cancel_label, id="choice-cancel")
 
     def on_mount(self) -> None:
         self.query(Button).first().focus()
@@ -64,14 +72,18 @@ Inspect, edit, preview and boot one UEFI stub.
 | `Ctrl+R` | rehash kernel and initrd from the files under ROOT |
 | `Esc` | leave a text field |
 | | the F-keys and Ctrl keys work wherever the focus is; letters typed into a field stay there |
-| `q`, `Ctrl+Q` | quit (stops a running boot first) |
+| `q`, `Ctrl+Q`, `Ctrl+C` | quit (stops a running boot first); unsaved edits: asks first |
 | `?` | this help |
 
 ## Editing
 
+The Edit tab puts the cursor in its first field; Tab moves on, Esc leaves the fields.
 Fields are checked as you type: a hash is 64 hex digits, a path follows the
 stub's rules (`\\EFI\\Linux\\vmlinuz` or `tftp://a.b.c.d/name`). Saving rewrites
 the stub's sections; the file on disk changes only when the whole write succeeds.
+Quitting with unsaved edits asks first: save and quit, quit without saving, or stay (Esc).
+If the terminal closes with unsaved edits, they are kept in `STUB.unsaved-edits.sh`
+beside the stub: a `workbench set` command that applies them.
 
 ## Boot
 

@@ -1,4 +1,8 @@
-"""Edit pane: the editable fields with validation as you type; the app owns the EditSession."""
+"""Edit pane: the editable fields with validation as you type; the app owns the EditSession.
+
+The pane itself takes no focus: every focus stop in it is a field or a button, each with a
+visible focus style (app.tcss). Errors and the status quote paths: plain text, never markup.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ PLACEHOLDERS = {
 }
 
 
-class EditPane(VerticalScroll):
+class EditPane(VerticalScroll, can_focus=False):
     class FieldEdited(Message):
         def __init__(self, name: Field, value: str) -> None:
             super().__init__()
@@ -27,6 +31,10 @@ class EditPane(VerticalScroll):
 
     class FieldLeft(Message):
         """Focus left a field: the next keystroke there starts a new undo step."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._errors_shown: dict[Field, str] = {}
 
     def compose(self) -> ComposeResult:
         for name in Field:
@@ -38,15 +46,22 @@ class EditPane(VerticalScroll):
                     select_on_focus=False,
                     compact=True,
                 )
-            yield Static("", id=f"error-{name}", classes="field-error")
+            yield Static("", id=f"error-{name}", classes="field-error", markup=False)
         with Horizontal(id="edit-buttons"):
             yield Button("Save ^S", id="edit-save", variant="primary")
             yield Button("Undo ^Z", id="edit-undo")
             yield Button("Rehash ^R", id="edit-rehash")
-        yield Static("", id="edit-status")
+        yield Static("", id="edit-status", markup=False)
 
     def field_input(self, name: Field) -> Input:
         return self.query_one(f"#edit-{name}", Input)
+
+    def focus_first_field(self) -> None:
+        """The first field that takes input (a button when none does)."""
+        for widget in self.query("Input, Button"):
+            if widget.focusable:
+                widget.focus(scroll_visible=False)
+                return
 
     def show(self, session: EditSession, disabled_notes: dict[Field, str]) -> None:
         """Bring every field in line with the session (after load, undo, rehash)."""
@@ -75,7 +90,12 @@ class EditPane(VerticalScroll):
         self.query_one("#edit-status", Static).update(text)
 
     def _show_error(self, name: Field, problem: str | None) -> None:
-        self.query_one(f"#error-{name}", Static).update(f"✗ {problem}" if problem else "")
+        text = f"✗ {problem}" if problem else ""
+        # Each keystroke checks every field: a Static updated lays the screen out again, so
+        # only a message that changed is written.
+        if self._errors_shown.get(name) != text:
+            self._errors_shown[name] = text
+            self.query_one(f"#error-{name}", Static).update(text)
         self.field_input(name).set_class(problem is not None, "-invalid")
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -33,6 +33,19 @@ def short_path(path: Path | str | None) -> str:
         return os.fspath(path)
 
 
+def visible(text: str) -> str:
+    """Control characters (a console line may carry escape sequences) as `\\xNN`, the rest as
+    it is: shown in a widget, the text can neither move the cursor nor recolour the screen."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def hex_dump(data: bytes, limit: int = HEX_DUMP_LIMIT, total: int | None = None) -> str:
     """Classic 16-bytes-a-line dump of at most `limit` bytes, with a note when cut. `total`:
     the whole size when `data` is only the head of it."""

@@ -13,7 +13,17 @@ from workbench.stubinfo import StubInfo, describe
 @dataclass(frozen=True)
 class SectionRow:
     section: Section
-    sha256: str
+    sha256: str | None  # None until the hashing worker is done
+
+
+@dataclass(frozen=True)
+class Hashes:
+    """What only hashing every byte tells: the section digests (in section order) and the
+    description with embedded files checked against their hash sections."""
+
+    info: StubInfo
+    sections: list[Section]
+    digests: list[str]
 
 
 @dataclass
@@ -27,6 +37,20 @@ class LoadedStub:
     is_signed: bool
     signature: SignatureInfo | None
     image: PeImage
+    hashed: bool = False  # section digests known, embedded files checked
+
+    def add_hashes(self, hashes: Hashes) -> bool:
+        """Take the worker's digests; False (nothing taken) when they describe other sections
+        (the file changed on disk meanwhile)."""
+        if hashes.sections != [row.section for row in self.rows]:
+            return False
+        self.info = hashes.info
+        self.rows = [
+            SectionRow(row.section, digest)
+            for row, digest in zip(self.rows, hashes.digests, strict=True)
+        ]
+        self.hashed = True
+        return True
 
     def section_data(self, section: Section) -> bytes:
         return self.image.section_data(section)
@@ -40,16 +64,16 @@ class LoadedStub:
 
 
 def load_stub(path: Path) -> LoadedStub:
-    """Open and describe the stub; raises WorkbenchError with the reason when it cannot."""
+    """Open and describe the stub without hashing it (see hash_stub); raises WorkbenchError
+    with the reason when it cannot."""
     image = PeImage.open(path)
     try:
-        info = describe(image)
-        rows = [SectionRow(section, image.section_sha256(section)) for section in image.sections]
+        info = describe(image, hashes=False)
         return LoadedStub(
             path=path,
             size=path.stat().st_size,
             info=info,
-            rows=rows,
+            rows=[SectionRow(section, None) for section in image.sections],
             is_signed=image.is_signed,
             signature=image.signature,
             image=image,
@@ -57,6 +81,15 @@ def load_stub(path: Path) -> LoadedStub:
     except BaseException:
         image.close()
         raise
+
+
+def hash_stub(path: Path) -> Hashes:
+    """Every section hashed, for a worker: its own PeImage, so saving (which closes and
+    reopens the app's) never pulls the file from under it."""
+    with PeImage.open(path) as image:
+        info = describe(image)
+        sections = list(image.sections)
+        return Hashes(info, sections, [image.section_sha256(section) for section in sections])
 
 
 def stub_in_root(stub: Path, root: Path) -> bool:

@@ -1,4 +1,8 @@
-"""Overview pane: what the stub is, its signature and Secure Boot readiness, what is wrong."""
+"""Overview pane: what the stub is, its signature and Secure Boot readiness, what is wrong.
+
+Names and values from the stub, the file system or a certificate reach the table as Text: a
+plain `str` cell would be read as Rich markup (`EFI/[x]/vmlinuz`, `[bold` in a title).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from workbench.keys import Readiness
 from workbench.stubinfo import FileRef
 from workbench.tui.editing import FIELD_LABELS, EditSession
 from workbench.tui.formatting import human_size, short_path
+from workbench.tui.lazy import PaintsWhenShown
 from workbench.tui.model import LoadedStub
 
 
@@ -35,7 +40,8 @@ class OverviewFacts:
     pcr11_sections: tuple[str, ...] = ()  # the sections PCR 11 covers
 
 
-def _file_line(ref: FileRef | None) -> Text:
+def _file_line(ref: FileRef | None, hashed: bool) -> Text:
+    """hashed: the embedded bytes have been checked against the hash section."""
     if ref is None:
         return Text("none", style="dim")
     text = Text()
@@ -45,6 +51,8 @@ def _file_line(ref: FileRef | None) -> Text:
         text.append(f"embedded, {human_size(ref.embedded_size)}")
     if ref.expected_sha256:
         text.append(f"  sha256 {ref.expected_sha256[:16]}…", style="dim")
+        if ref.embedded_size is not None and not hashed:
+            text.append("  hashing…", style="dim italic")
     elif ref.hash_problem:
         text.append(f"  sha256 {ref.hash_problem}", style="bold red")
     return text
@@ -100,15 +108,16 @@ def render_overview(facts: OverviewFacts) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row("File", f"{short_path(facts.stub.path)} ({human_size(facts.stub.size)})")
-    grid.add_row("Flavour", str(info.flavour))
-    grid.add_row("Root", facts.root_note)
-    grid.add_row("Kernel", _file_line(info.kernel))
-    grid.add_row("Initrd", _file_line(info.initrd))
+    grid.add_row("File", Text(f"{short_path(facts.stub.path)} ({human_size(facts.stub.size)})"))
+    grid.add_row("Flavour", Text(str(info.flavour)))
+    grid.add_row("Root", Text(facts.root_note))
+    hashed = facts.stub.hashed
+    grid.add_row("Kernel", _file_line(info.kernel, hashed))
+    grid.add_row("Initrd", _file_line(info.initrd, hashed))
     grid.add_row("Cmdline", Text(info.cmdline) if info.cmdline else Text("none", style="dim"))
     pretty = info.osrel.get("PRETTY_NAME") if info.osrel else None
     if pretty:
-        grid.add_row("OS", pretty)
+        grid.add_row("OS", Text(pretty))
     for profile in info.profiles:
         label = "Base" if profile.index == 0 else f"Profile {profile.index}"
         names = [f"ID={profile.id}" if profile.id else "", profile.title or ""]
@@ -119,7 +128,7 @@ def render_overview(facts: OverviewFacts) -> Table:
         policy = info.pcr_policy
         key = f"key {policy.key_fingerprint[:16]}…" if policy.key_fingerprint else "no .pcrpkey"
         signed = ", ".join(f"{s.bank} PCR {s.pcrs}" for s in policy.signatures) or "none"
-        grid.add_row("PCR policy", f"{key}; signed for {signed}")
+        grid.add_row("PCR policy", Text(f"{key}; signed for {signed}"))
     if facts.pcr11 is not None:
         text = Text(f"{facts.pcr11}  (sha256, when the kernel starts)")
         if pcr11_changing(facts):
@@ -142,16 +151,23 @@ def render_overview(facts: OverviewFacts) -> Table:
     return grid
 
 
-class OverviewPane(VerticalScroll):
+class OverviewPane(PaintsWhenShown, VerticalScroll):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.facts: OverviewFacts | None = None
+
     def compose(self) -> ComposeResult:
-        yield Static("Opening…", id="overview-body")
+        yield Static("Opening…", id="overview-body", markup=False)
 
     def show(self, facts: OverviewFacts) -> None:
-        self.query_one("#overview-body", Static).update(render_overview(facts))
+        self.facts = facts
+        self.paint(lambda: self.query_one("#overview-body", Static).update(render_overview(facts)))
 
     @property
     def text(self) -> str:
-        """The overview as plain text (what a reader sees, without styles)."""
+        """The overview as plain text (what a reader sees, or will see, without styles)."""
+        if self.facts is None:
+            return "Opening…"
         console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
-        console.print(self.query_one("#overview-body", Static).content)
+        console.print(render_overview(self.facts))
         return console.export_text()

@@ -1,5 +1,5 @@
 """Preview pane: what the stub will do from the local ESP, by TFTP and by HTTP, side by side;
-the IPv6 network boots below them."""
+the IPv6 network boots below them. Paths and reasons are plain Text, never markup."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from workbench.preview import MODE_TITLES, MODES
 from workbench.tui.formatting import human_size
+from workbench.tui.lazy import PaintsWhenShown
 
 HASH_STYLES = {
     "ok": "green",
@@ -49,28 +50,39 @@ def render_mode(title: str, mode: Any) -> Text:
     return text
 
 
-class PreviewPane(VerticalScroll):
+class PreviewPane(PaintsWhenShown, VerticalScroll):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.texts: dict[str, str | Text] = {}  # what each Static shows, by name
+
     def compose(self) -> ComposeResult:
-        yield Static("", id="preview-note")
+        yield Static("", id="preview-note", markup=False)
         with Horizontal(id="preview-columns", classes="preview-row"):
             for mode in MODES[:3]:
-                yield Static("", id=f"preview-{mode}", classes="preview-column")
+                yield Static("", id=f"preview-{mode}", classes="preview-column", markup=False)
         with Horizontal(id="preview-columns6", classes="preview-row"):
             for mode in MODES[3:]:
-                yield Static("", id=f"preview-{mode}", classes="preview-column")
+                yield Static("", id=f"preview-{mode}", classes="preview-column", markup=False)
 
     def show(self, preview: Any, note: str) -> None:
-        self.query_one("#preview-note", Static).update(note)
+        texts: dict[str, str | Text] = {"note": note}
         for mode in MODES:
-            column = render_mode(MODE_TITLES[mode], getattr(preview, mode))
-            self.query_one(f"#preview-{mode}", Static).update(column)
+            texts[mode] = render_mode(MODE_TITLES[mode], getattr(preview, mode))
+        self._set(texts)
 
     def show_message(self, note: str) -> None:
-        self.query_one("#preview-note", Static).update(note)
-        for mode in MODES:
-            self.query_one(f"#preview-{mode}", Static).update("")
+        self._set({"note": note, **dict.fromkeys(MODES, "")})
+
+    def _set(self, texts: dict[str, str | Text]) -> None:
+        self.texts = texts
+
+        def draw() -> None:
+            for name, text in texts.items():
+                self.query_one(f"#preview-{name}", Static).update(text)
+
+        self.paint(draw)
 
     @property
     def text(self) -> str:
         names = ("note", *MODES)
-        return "\n".join(str(self.query_one(f"#preview-{name}", Static).content) for name in names)
+        return "\n".join(str(self.texts.get(name, "")) for name in names)

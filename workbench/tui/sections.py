@@ -1,26 +1,77 @@
-"""Sections pane: the section table and the decoded value of the highlighted section."""
+"""Sections pane: the section table and the decoded value of the highlighted section.
+
+Section names come from the file: every one reaches a widget as plain Text, never as markup.
+"""
 
 from __future__ import annotations
 
+from rich.cells import cell_len, chop_cells
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.containers import Vertical
+from textual.widgets import DataTable, Log
 
 from workbench.tui.formatting import TEXT_LIMIT, decode_section, human_size
+from workbench.tui.lazy import PaintsWhenShown
 from workbench.tui.model import LoadedStub
 
 SHA_PREFIX = 12
+HASHING = "hashing…"  # shown until the hashing worker is done
 
 
-class SectionsPane(Vertical):
+def short_digest(sha256: str | None) -> Text:
+    if sha256 is None:
+        return Text(HASHING, style="dim")
+    return Text(sha256[:SHA_PREFIX])
+
+
+def fold(text: str, width: int) -> list[str]:
+    """Lines cut to `width` cells, every character kept (a command line is shown exactly)."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if width <= 0 or cell_len(line) <= width:
+            lines.append(line)
+        else:
+            lines += chop_cells(line, width)
+    return lines
+
+
+class SectionDetail(Log):
+    """The decoded value of a section. A Log renders only the lines on screen (a hex dump has
+    257) and shows them as plain text; folded to the width, so nothing hides to the right."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(auto_scroll=False, **kwargs)
+        self.text = ""
+        self._folded_to = 0  # the width the lines were folded to
+
+    def show(self, text: str) -> None:
+        self.text = text
+        self._fill()
+
+    def _fill(self) -> None:
+        self._folded_to = self.scrollable_content_region.width
+        lines = fold(self.text, self._folded_to)
+        # In one piece (write() refreshes line by line); write_lines drops empty lines.
+        self.clear().write_lines([line or " " for line in lines], scroll_end=False)
+        self.scroll_home(animate=False, immediate=True)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        # Hidden with its tab, the widget has no width: fold again only for a new real width.
+        width = self.scrollable_content_region.width
+        if self.text and width and width != self._folded_to:
+            self._fill()
+
+
+class SectionsPane(PaintsWhenShown, Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._stub: LoadedStub | None = None
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="sections-table", cursor_type="row", zebra_stripes=True)
-        with VerticalScroll(id="section-detail-scroll"):
-            yield Static("", id="section-detail", markup=False)
+        yield SectionDetail(id="section-detail")
 
     def on_mount(self) -> None:
         table = self.query_one("#sections-table", DataTable)
@@ -38,16 +89,29 @@ class SectionsPane(Vertical):
         for index, row in enumerate(stub.rows):
             section = row.section
             table.add_row(
-                section.name,
+                Text(section.name),
                 f"{section.virtual_address:#x}",
                 f"{section.virtual_size:#x}",
                 f"{section.raw_size:#x}",
-                row.sha256[:SHA_PREFIX],
+                short_digest(row.sha256),
                 key=str(index),
             )
         if stub.rows:
             table.move_cursor(row=min(previous, len(stub.rows) - 1))
             self._show_detail(table.cursor_row)
+
+    def show_digests(self, stub: LoadedStub) -> None:
+        """The hashing worker is done: fill in the digests, nothing else moves."""
+        self._stub = stub
+
+        def draw() -> None:
+            table = self.query_one("#sections-table", DataTable)
+            for index, row in enumerate(stub.rows):
+                table.update_cell(str(index), "sha256", short_digest(row.sha256))
+            if stub.rows:
+                self._show_detail(table.cursor_row)
+
+        self.paint(draw)
 
     def select(self, name: str) -> bool:
         """Highlight the first section with this name."""
@@ -73,10 +137,10 @@ class SectionsPane(Vertical):
         kind, rendering = decode_section(section.name, head, section.data_size)
         header = (
             f"{section.name}  {kind}, {human_size(section.data_size)}"
-            f"  flags {section.characteristics:#010x}\nsha256 {row.sha256}\n\n"
+            f"  flags {section.characteristics:#010x}\nsha256 {row.sha256 or HASHING}\n\n"
         )
-        self.query_one("#section-detail", Static).update(header + rendering)
+        self.query_one(SectionDetail).show(header + rendering)
 
     @property
     def detail_text(self) -> str:
-        return str(self.query_one("#section-detail", Static).content)
+        return self.query_one(SectionDetail).text

@@ -40,6 +40,22 @@ typedef struct {
 } stub_tcg2_capability;
 
 _Static_assert(sizeof(stub_tcg2_capability) == 36, "EFI_TCG2_BOOT_SERVICE_CAPABILITY is 36 bytes");
+_Static_assert(__builtin_offsetof(stub_tcg2_capability, TPMPresentFlag) == 16,
+               "pcr11_tpm_present reads the 1.1 flag at byte 16");
+
+/* The 1.0 structure (EFI_TCG_BOOT_SERVICE_CAPABILITY) that some firmware fills in instead,
+ * saying so with StructureVersion 1.0; pcr11_tpm_present() reads both. */
+typedef struct {
+    UINT8 Size;
+    struct { UINT8 Major, Minor, RevMajor, RevMinor; } StructureVersion;
+    struct { UINT8 Major, Minor, RevMajor, RevMinor; } ProtocolSpecVersion;
+    UINT8 HashAlgorithmBitmap;
+    BOOLEAN TPMPresentFlag;
+    BOOLEAN TPMDeactivatedFlag;
+} stub_tcg_capability_1_0;
+
+_Static_assert(__builtin_offsetof(stub_tcg_capability_1_0, TPMPresentFlag) == 10,
+               "pcr11_tpm_present reads the 1.0 flag at byte 10");
 
 typedef struct stub_tcg2_protocol stub_tcg2_protocol;
 struct stub_tcg2_protocol {
