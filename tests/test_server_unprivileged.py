@@ -22,7 +22,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require, require_tool
 
-UID = 64123  # a uid nothing else runs as: RLIMIT_NPROC counts its threads only
+UID = 64123  # a uid nothing else runs as
+# The RLIMIT_NPROC test's own uid: the limit counts every task of the uid, so no other server
+# (another test on another worker) may run as it at the same time.
+NPROC_UID = 64124
 
 
 @pytest.fixture
@@ -49,7 +52,8 @@ class Serve:
 
     def __init__(self, root: Path, *arguments: str, nproc: int | None = None) -> None:
         require(os.geteuid() == 0, "root, to run the server as another user")
-        command = [require_tool("setpriv"), f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
+        uid = UID if nproc is None else NPROC_UID
+        command = [require_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                    sys.executable, "-m", "workbench.cli", "serve", str(root), "--port", "0",
                    *arguments]  # fmt: skip
         if nproc is not None:

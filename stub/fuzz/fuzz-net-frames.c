@@ -2,8 +2,9 @@
  * frame_rx_take (Ethernet, ARP, IPv4, reassembly, UDP) and then tftp_rx_receive. Input:
  * records of [flags][length, 2 bytes][frame]; flags bit 0 recomputes the IPv4 header checksum
  * and bit 1 zeroes the UDP checksum, so that the fuzzer gets past them; bit 2 advances the
- * clock. Payloads stay inside the frame or the reassembly buffer, ARP replies inside their
- * buffer, delivered bytes inside the TFTP buffer. */
+ * clock. The path asked for the server's MAC, so that a reply can teach it. Payloads stay
+ * inside the frame or the reassembly buffer, ARP replies inside their buffer, delivered bytes
+ * inside the TFTP buffer; a MAC learnt for the server never changes. */
 #include <assert.h>
 #include <string.h>
 
@@ -39,10 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t storage[2 * 4096], buf[CAP], frame[2048], reply[ETHER_MIN_FRAME];
     frame_rx path;
     frame_rx_init(&path, our_mac, our_ip, server_ip, 2000, storage, sizeof storage, 8);
+    assert(frame_rx_resolve(&path, server_ip, frame, sizeof frame) == ETHER_MIN_FRAME);
     tftp_rx rx;
     tftp_rx_init(&rx, buf, CAP, 1024, 4, 4, 3, 0);
     uint32_t now = 0;
     size_t at = 0;
+    uint8_t server_mac[6];
+    int server_mac_known = 0;
     while (at + 3 <= size) {
         uint8_t flags = data[at];
         size_t len = (size_t)data[at + 1] << 8 | data[at + 2];
@@ -76,6 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         tftp_rx_tick(&rx, now, &ev);
+        uint8_t mac[6];
+        if (arp_cache_lookup(&path.arp, server_ip, mac)) {
+            if (!server_mac_known)
+                memcpy(server_mac, mac, 6), server_mac_known = 1;
+            assert(memcmp(mac, server_mac, 6) == 0);
+        }
     }
     return 0;
 }

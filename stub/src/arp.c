@@ -70,47 +70,74 @@ void arp_cache_init(arp_cache *cache)
 static arp_entry *find(arp_cache *cache, const uint8_t ip[4])
 {
     for (int i = 0; i < ARP_CACHE_SIZE; i++)
-        if (cache->entries[i].valid && same(cache->entries[i].ip, ip, 4))
+        if (cache->entries[i].state != ARP_ENTRY_FREE && same(cache->entries[i].ip, ip, 4))
             return &cache->entries[i];
     return NULL;
+}
+
+void arp_cache_resolve(arp_cache *cache, const uint8_t ip[4])
+{
+    arp_entry *e = find(cache, ip);
+    if (!e) {
+        e = &cache->entries[0];
+        for (int i = 0; i < ARP_CACHE_SIZE && e->state != ARP_ENTRY_FREE; i++) {
+            arp_entry *c = &cache->entries[i];
+            if (c->state == ARP_ENTRY_FREE || c->last_used < e->last_used)
+                e = c;
+        }
+        copy(e->ip, ip, 4);
+    }
+    e->state = ARP_ENTRY_RESOLVING;
+    for (int i = 0; i < ETHER_ADDR_LEN; i++)
+        e->mac[i] = 0;
+    e->last_used = ++cache->counter;
 }
 
 int arp_cache_lookup(arp_cache *cache, const uint8_t ip[4], uint8_t mac[ETHER_ADDR_LEN])
 {
     arp_entry *e = find(cache, ip);
-    if (!e)
+    if (!e || e->state != ARP_ENTRY_RESOLVED)
         return 0;
     e->last_used = ++cache->counter;
     copy(mac, e->mac, ETHER_ADDR_LEN);
     return 1;
 }
 
-void arp_cache_learn(arp_cache *cache, const uint8_t ip[4], const uint8_t mac[ETHER_ADDR_LEN])
+int arp_cache_learn(arp_cache *cache, const uint8_t ip[4], const uint8_t mac[ETHER_ADDR_LEN])
 {
     arp_entry *e = find(cache, ip);
-    if (!e) {
-        e = &cache->entries[0];
-        for (int i = 0; i < ARP_CACHE_SIZE && e->valid; i++) {
-            arp_entry *c = &cache->entries[i];
-            if (!c->valid || c->last_used < e->last_used)
-                e = c;
-        }
-        copy(e->ip, ip, 4);
-        e->valid = 1;
-    }
+    if (!e || e->state != ARP_ENTRY_RESOLVING)
+        return 0;
     copy(e->mac, mac, ETHER_ADDR_LEN);
+    e->state = ARP_ENTRY_RESOLVED;
     e->last_used = ++cache->counter;
+    return 1;
 }
 
-int arp_receive(arp_cache *cache, const arp_packet *in, const uint8_t our_mac[ETHER_ADDR_LEN],
-                const uint8_t our_ip[4], arp_packet *reply)
+static int is_broadcast_ip(const uint8_t ip[4])
 {
-    int learnable = !(in->sender_mac[0] & 1) && !is_zero_ip(in->sender_ip) &&
-                    !same(in->sender_mac, our_mac, ETHER_ADDR_LEN);
+    return (ip[0] & ip[1] & ip[2] & ip[3]) == 0xff;
+}
+
+int arp_receive(arp_cache *cache, const arp_packet *in, const uint8_t eth_src[ETHER_ADDR_LEN],
+                const uint8_t our_mac[ETHER_ADDR_LEN], const uint8_t our_ip[4],
+                arp_packet *reply)
+{
     int for_us = !is_zero_ip(our_ip) && same(in->target_ip, our_ip, 4);
-    if (learnable && (for_us || find(cache, in->sender_ip)))
-        arp_cache_learn(cache, in->sender_ip, in->sender_mac);
-    if (!for_us || in->op != ARP_OP_REQUEST || (in->sender_mac[0] & 1))
+    if (in->op == ARP_OP_REPLY) {
+        /* The answer to our own request, from the host that sent the frame, about an address
+         * that can be a neighbour's. */
+        int learnable = for_us && same(in->target_mac, our_mac, ETHER_ADDR_LEN) &&
+                        !(in->sender_mac[0] & 1) &&
+                        !same(in->sender_mac, our_mac, ETHER_ADDR_LEN) &&
+                        same(in->sender_mac, eth_src, ETHER_ADDR_LEN) &&
+                        !is_zero_ip(in->sender_ip) && !is_broadcast_ip(in->sender_ip) &&
+                        !same(in->sender_ip, our_ip, 4);
+        if (learnable)
+            arp_cache_learn(cache, in->sender_ip, in->sender_mac);
+        return 0;
+    }
+    if (!for_us || (in->sender_mac[0] & 1) || !same(in->sender_mac, eth_src, ETHER_ADDR_LEN))
         return 0;
     *reply = (arp_packet){.op = ARP_OP_REPLY};
     copy(reply->sender_mac, our_mac, ETHER_ADDR_LEN);

@@ -34,7 +34,7 @@ static frame_rx_kind take_arp(frame_rx *rx, const ether_frame *f, frame_rx_resul
     const char *bad = arp_parse(f->payload, f->payload_len, &in);
     if (bad)
         return dropped(r, bad);
-    if (!arp_receive(&rx->arp, &in, rx->our_mac, rx->our_ip, &reply))
+    if (!arp_receive(&rx->arp, &in, f->src, rx->our_mac, rx->our_ip, &reply))
         return FRAME_RX_ARP;
     r->reply_len = frame_build_arp(r->reply, ETHER_MIN_FRAME, in.sender_mac, &reply);
     return r->reply_len ? FRAME_RX_ARP_REPLY : dropped(r, "no buffer for the ARP reply");
@@ -64,7 +64,9 @@ static frame_rx_kind take_ipv4(frame_rx *rx, const ether_frame *f, uint32_t now,
         break;
     }
     udp_datagram u;
-    bad = udp_parse(datagram, len, h.src, h.dst, &u);
+    /* Fragments are checked one by one only by their IP headers: the UDP checksum is all that
+     * vouches for the reassembled whole, so it may not be left out. */
+    bad = udp_parse(datagram, len, h.src, h.dst, ipv4_is_fragment(&h), &u);
     if (bad)
         return dropped(r, bad);
     if (u.dst_port != rx->our_port)
@@ -98,6 +100,16 @@ static size_t pad(uint8_t *out, size_t len)
     while (len < ETHER_MIN_FRAME)
         out[len++] = 0;
     return len;
+}
+
+size_t frame_rx_resolve(frame_rx *rx, const uint8_t ip[4], uint8_t *out, size_t cap)
+{
+    if (!out || cap < ETHER_MIN_FRAME)
+        return 0;
+    arp_packet request;
+    arp_request(&request, rx->our_mac, rx->our_ip, ip);
+    arp_cache_resolve(&rx->arp, ip);
+    return frame_build_arp(out, cap, ether_broadcast, &request);
 }
 
 size_t frame_build_arp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADDR_LEN],

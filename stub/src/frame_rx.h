@@ -1,7 +1,9 @@
-/* The stub's own receive path in one call: an Ethernet frame in, what it means out. ARP is
- * answered and learnt from; IPv4 to our address is reassembled; UDP from the server's address
- * to our port comes out as a payload; everything else is dropped with a reason. And the two
- * frames the stub sends: ARP, and UDP/IPv4 (TFTP requests and ACKs).
+/* The stub's own receive path in one call: an Ethernet frame in, what it means out. ARP
+ * requests for our address are answered, and only replies to our own requests are learnt
+ * (arp.h); IPv4 to our address is reassembled; UDP from the server's address to our port
+ * comes out as a payload (a reassembled one only with a correct, non-zero checksum);
+ * everything else is dropped with a reason. And the frames the stub sends: ARP, and UDP/IPv4
+ * (TFTP requests and ACKs).
  * Pure: no EFI calls, no allocation; the caller hands in the buffers. */
 #ifndef STUB_FRAME_RX_H
 #define STUB_FRAME_RX_H
@@ -50,6 +52,11 @@ void frame_rx_init(frame_rx *rx, const uint8_t our_mac[ETHER_ADDR_LEN], const ui
 /* result->reply must point at a buffer of ETHER_MIN_FRAME bytes or more. */
 frame_rx_kind frame_rx_take(frame_rx *rx, const uint8_t *frame, size_t len, uint32_t now,
                             frame_rx_result *result);
+
+/* Start (or restart, when the peer stopped answering) resolving ip, the server or the gateway
+ * to it: the broadcast ARP request to send, in out; returns its length, 0 when cap is too
+ * small. Only the reply to this teaches the cache ip's MAC. */
+size_t frame_rx_resolve(frame_rx *rx, const uint8_t ip[4], uint8_t *out, size_t cap);
 
 /* An ARP frame (padded to ETHER_MIN_FRAME) to dst_mac; 0 when cap is too small. */
 size_t frame_build_arp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADDR_LEN],

@@ -44,23 +44,17 @@ static ipv4_reasm_slot *find(ipv4_reasm *r, const ipv4_header *h)
     return NULL;
 }
 
-/* A free slot, else a dead one, else the oldest datagram in progress (given up). */
+/* A free slot, or NULL. A datagram in progress is never given up for a newcomer, and a dead
+ * one keeps its slot until it times out (so its late fragments cannot start afresh): only
+ * completion or the timeout frees a slot. */
 static ipv4_reasm_slot *claim(ipv4_reasm *r, const ipv4_header *h, uint32_t now)
 {
     ipv4_reasm_slot *pick = NULL;
     for (int i = 0; i < IPV4_REASM_SLOTS && !pick; i++)
         if (!r->slots[i].in_use)
             pick = &r->slots[i];
-    for (int i = 0; i < IPV4_REASM_SLOTS && !pick; i++)
-        if (r->slots[i].dead)
-            pick = &r->slots[i];
-    if (!pick) {
-        pick = &r->slots[0];
-        for (int i = 1; i < IPV4_REASM_SLOTS; i++)
-            if (now - r->slots[i].started > now - pick->started)
-                pick = &r->slots[i];
-        r->dropped++;
-    }
+    if (!pick)
+        return NULL;
     pick->in_use = 1;
     pick->dead = 0;
     for (int i = 0; i < 4; i++) {
@@ -107,21 +101,29 @@ ipv4_reasm_result ipv4_reasm_add(ipv4_reasm *r, const ipv4_header *h, uint32_t n
         *len = h->payload_len;
         return IPV4_REASM_COMPLETE;
     }
+    /* What is wrong with the fragment on its own is known before any slot is touched: it
+     * kills its datagram if one is in progress, and claims nothing otherwise. */
+    size_t start = h->fragment_offset, end = start + h->payload_len;
+    const char *bad = NULL;
+    if (!r->slot_cap)
+        bad = "no reassembly buffer";
+    else if (h->payload_len == 0)
+        bad = "empty IPv4 fragment";
+    else if (h->more_fragments && h->payload_len % 8)
+        bad = "IPv4 fragment not a multiple of 8 bytes";
+    else if (end > r->slot_cap)
+        bad = "reassembled datagram would pass the buffer";
     ipv4_reasm_slot *s = find(r, h);
     if (s && s->dead)
         return drop(r, s, "fragment of a datagram already dropped", reason);
-    if (!r->slot_cap)
-        return drop(r, NULL, "no reassembly buffer", reason);
+    if (bad)
+        return drop(r, s, bad, reason);
     if (!s)
         s = claim(r, h, now);
-
-    size_t start = h->fragment_offset, end = start + h->payload_len;
-    if (h->payload_len == 0)
-        return drop(r, s, "empty IPv4 fragment", reason);
-    if (h->more_fragments && h->payload_len % 8)
-        return drop(r, s, "IPv4 fragment not a multiple of 8 bytes", reason);
-    if (end > r->slot_cap)
-        return drop(r, s, "reassembled datagram would pass the buffer", reason);
+    if (!s) {
+        *reason = "every reassembly slot is busy";
+        return IPV4_REASM_DROPPED;
+    }
     if (++s->fragments > IPV4_REASM_MAX_FRAGMENTS)
         return drop(r, s, "too many fragments in one datagram", reason);
     if (!h->more_fragments) {

@@ -3,8 +3,12 @@
  * destination, protocol, ID). Any overlap between fragments, exact duplicates included, drops
  * the whole datagram (as RFC 5722 has it for IPv6), and later fragments of it are dropped
  * too until its time runs out. A datagram dies when it is older than the timeout, has more
- * than IPV4_REASM_MAX_FRAGMENTS fragments, or would not fit its part of the buffer. Time is
- * the caller's tick (any unit, wrapping). Pure: no EFI calls, no allocation. */
+ * than IPV4_REASM_MAX_FRAGMENTS fragments, or would not fit its part of the buffer. A slot
+ * is freed only by completion or the timeout: a fragment invalid on its own (empty, a middle
+ * one not a multiple of 8 bytes, past the buffer) never claims one, a new datagram finding
+ * every slot taken (in progress or dead) is dropped rather than evicting one, and a dead
+ * datagram keeps its slot until its timeout, so its late fragments never start afresh. Time
+ * is the caller's tick (any unit, wrapping). Pure: no EFI calls, no allocation. */
 #ifndef STUB_IPV4_REASM_H
 #define STUB_IPV4_REASM_H
 
@@ -37,7 +41,7 @@ typedef struct {
     ipv4_reasm_slot slots[IPV4_REASM_SLOTS];
     size_t slot_cap;       /* bytes of payload a datagram may have */
     uint32_t timeout;      /* ticks */
-    unsigned dropped;      /* datagrams given up, for the caller's statistics */
+    unsigned dropped;      /* datagrams given up once begun, for the caller's statistics */
 } ipv4_reasm;
 
 /* storage is split into IPV4_REASM_SLOTS equal parts; each part caps a datagram's payload

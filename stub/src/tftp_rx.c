@@ -117,13 +117,15 @@ static uint16_t last_block(const tftp_rx *rx)
     return (uint16_t)rx->blocks;
 }
 
-static void send_ack(tftp_rx *rx, tftp_rx_event *ev, uint32_t now)
+/* ACK the last block in order. The retry clock is not touched here: only progress (the
+ * first OACK, a new block in order) or a retry moves it, so that nothing the peer repeats or
+ * forges can keep a dead transfer alive. */
+static void send_ack(tftp_rx *rx, tftp_rx_event *ev)
 {
     ev->send = TFTP_RX_SEND_ACK;
     ev->port = rx->tid;
     ev->ack_block = last_block(rx);
     rx->since_ack = 0;
-    rx->last_activity = now;
 }
 
 /* Fail; when `code` is set, tell the server why (an ERROR ends its side too). */
@@ -187,7 +189,8 @@ static tftp_rx_state take_oack(tftp_rx *rx, const uint8_t *p, size_t len, uint32
     }
     rx->state = TFTP_RX_RECEIVING;
     rx->retries = 0;
-    send_ack(rx, ev, now);
+    rx->last_activity = now;
+    send_ack(rx, ev);
     return rx->state;
 }
 
@@ -211,7 +214,7 @@ static tftp_rx_state take_data(tftp_rx *rx, const uint8_t *p, size_t len, uint32
             return ignore(rx, ev, "DATA block outside the window");
         if (!rx->gap_acked) {
             rx->gap_acked = 1;
-            send_ack(rx, ev, now); /* RFC 7440: restart from the last block in order */
+            send_ack(rx, ev); /* RFC 7440: restart from the last block in order */
         }
         return ignore(rx, ev, "DATA block after a gap");
     }
@@ -234,7 +237,7 @@ static tftp_rx_state take_data(tftp_rx *rx, const uint8_t *p, size_t len, uint32
     rx->retries = 0;
     rx->last_activity = now;
     if (data_len < rx->blksize) {
-        send_ack(rx, ev, now);
+        send_ack(rx, ev);
         if (rx->tsize_known && rx->received != rx->tsize) {
             rx->state = TFTP_RX_FAILED;
             rx->failure = "transfer ended short of the tsize the server announced";
@@ -244,7 +247,7 @@ static tftp_rx_state take_data(tftp_rx *rx, const uint8_t *p, size_t len, uint32
         return rx->state;
     }
     if (rx->since_ack >= rx->windowsize)
-        send_ack(rx, ev, now);
+        send_ack(rx, ev);
     return rx->state;
 }
 
@@ -267,7 +270,7 @@ tftp_rx_state tftp_rx_receive(tftp_rx *rx, uint16_t src_port, const uint8_t *p, 
     if (rx->state == TFTP_RX_DONE) {
         /* Our last ACK was lost: the server sends the last block again. */
         if (op == TFTP_OP_DATA && be16(p + 2) == last_block(rx))
-            send_ack(rx, ev, now);
+            send_ack(rx, ev);
         return ignore(rx, ev, "transfer already over");
     }
     if (rx->state == TFTP_RX_FAILED)
@@ -285,7 +288,11 @@ tftp_rx_state tftp_rx_receive(tftp_rx *rx, uint16_t src_port, const uint8_t *p, 
         if (rx->state == TFTP_RX_REQUESTED)
             return take_oack(rx, p, len, now, ev);
         if (rx->blocks == 0) {
-            send_ack(rx, ev, now); /* our ACK of the OACK was lost */
+            /* Our ACK of the OACK was lost: ACK 0 again, but a repeated OACK is no progress
+             * (the clock and the window count stay as they are). */
+            ev->send = TFTP_RX_SEND_ACK;
+            ev->port = rx->tid;
+            ev->ack_block = 0;
             return ignore(rx, ev, "OACK again");
         }
         return ignore(rx, ev, "OACK after DATA");
@@ -311,7 +318,8 @@ tftp_rx_state tftp_rx_tick(tftp_rx *rx, uint32_t now, tftp_rx_event *ev)
         rx->last_activity = now;
     } else {
         rx->gap_acked = 0;
-        send_ack(rx, ev, now);
+        rx->last_activity = now;
+        send_ack(rx, ev);
     }
     return rx->state;
 }

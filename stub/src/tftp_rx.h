@@ -60,7 +60,7 @@ typedef struct {
     uint32_t since_ack;   /* in-order blocks since the last ACK */
     int gap_acked;        /* a gap was ACKed; no more ACKs for it until progress */
     uint32_t timeout;     /* ticks without progress before the last ACK (or RRQ) is resent */
-    uint32_t last_activity;
+    uint32_t last_activity; /* the last progress or retry */
     unsigned retries, max_retries;
     const char *failure;  /* why the transfer failed */
     int server_error;     /* the failure is the server's ERROR packet: */
@@ -85,7 +85,10 @@ tftp_rx_state tftp_rx_receive(tftp_rx *rx, uint16_t src_port, const uint8_t *pac
                               uint32_t now, tftp_rx_event *ev);
 
 /* Time passing: after `timeout` ticks without progress, the RRQ or the last ACK again; after
- * max_retries of those in a row, the transfer fails. */
+ * max_retries of those in a row, the transfer fails. Progress is the first OACK or a new
+ * block in order, nothing else: repeated OACKs, duplicates, blocks after a gap or outside the
+ * window, packets from foreign ports never postpone the clock, so a transfer that delivers
+ * nothing fails (max_retries + 1) * timeout ticks after its last progress (when ticked). */
 tftp_rx_state tftp_rx_tick(tftp_rx *rx, uint32_t now, tftp_rx_event *ev);
 
 /* Why a failed transfer failed, in words (the server's ERROR through tftp_error_describe). */

@@ -14,7 +14,7 @@ static uint32_t pseudo_header_sum(const uint8_t src_ip[4], const uint8_t dst_ip[
 }
 
 const char *udp_parse(const uint8_t *b, size_t len, const uint8_t src_ip[4],
-                      const uint8_t dst_ip[4], udp_datagram *out)
+                      const uint8_t dst_ip[4], int checksum_required, udp_datagram *out)
 {
     *out = (udp_datagram){0};
     if (!b || len < UDP_HEADER_LEN)
@@ -25,6 +25,8 @@ const char *udp_parse(const uint8_t *b, size_t len, const uint8_t src_ip[4],
     if (udp_len > len)
         return "UDP length past the IP payload";
     uint16_t checksum = (uint16_t)(b[6] << 8 | b[7]);
+    if (!checksum && checksum_required)
+        return "UDP datagram without a checksum";
     if (checksum) {
         uint32_t sum = inet_csum_add(pseudo_header_sum(src_ip, dst_ip, udp_len), b, udp_len);
         if (inet_csum_finish(sum) != 0)

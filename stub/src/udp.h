@@ -17,10 +17,11 @@ typedef struct {
 } udp_datagram;
 
 /* `len` is the IP payload's length. The UDP length must be at least 8 and at most len (bytes
- * past it are ignored, as Linux does); a non-zero checksum must verify; port 0 is refused
- * either way. Returns NULL or a static reason. */
+ * past it are ignored, as Linux does); a non-zero checksum must verify, and with
+ * checksum_required (a datagram put together from fragments) a zero one is refused too; port
+ * 0 is refused either way. Returns NULL or a static reason. */
 const char *udp_parse(const uint8_t *bytes, size_t len, const uint8_t src_ip[4],
-                      const uint8_t dst_ip[4], udp_datagram *out);
+                      const uint8_t dst_ip[4], int checksum_required, udp_datagram *out);
 
 /* Write the 8-byte header at out, for the payload_len bytes that already follow it there, with
  * the checksum over the pseudo-header (a computed 0 goes out as 0xffff). Returns

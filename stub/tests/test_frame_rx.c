@@ -69,7 +69,7 @@ void test_frame_rx(void)
     frame_rx_result r;
     uint8_t frame[4000];
 
-    /* ARP: the server asks for us, we answer to its MAC, and now know it. */
+    /* ARP: the server asks for us, we answer to its MAC, but learn nothing from a request. */
     arp_packet req;
     arp_request(&req, server_mac, server_ip, client_ip);
     size_t n = frame_build_arp(frame, sizeof frame, ether_broadcast, &req);
@@ -77,12 +77,25 @@ void test_frame_rx(void)
     CHECK(take(&client, frame, n, &r) == FRAME_RX_ARP_REPLY && r.reply_len == ETHER_MIN_FRAME);
     CHECK(memcmp(r.reply, server_mac, 6) == 0 && memcmp(r.reply + 6, client_mac, 6) == 0);
     uint8_t got[6];
-    CHECK(arp_cache_lookup(&client.arp, server_ip, got) && memcmp(got, server_mac, 6) == 0);
+    CHECK(!arp_cache_lookup(&client.arp, server_ip, got));
+    /* The server did not ask for us: our reply teaches it nothing. */
     uint8_t reply[ETHER_MIN_FRAME];
     memcpy(reply, r.reply, sizeof reply);
     CHECK(take(&server, reply, sizeof reply, &r) == FRAME_RX_ARP); /* a reply: nothing to send */
-    CHECK(arp_cache_lookup(&server.arp, client_ip, got) && memcmp(got, client_mac, 6) == 0);
+    CHECK(!arp_cache_lookup(&server.arp, client_ip, got));
     CHECK(frame_build_arp(frame, ETHER_MIN_FRAME - 1, ether_broadcast, &req) == 0);
+    /* We ask for the server; its answer, and only from its own Ethernet source, is learnt. */
+    CHECK(frame_rx_resolve(&client, server_ip, frame, ETHER_MIN_FRAME - 1) == 0);
+    n = frame_rx_resolve(&client, server_ip, frame, sizeof frame);
+    CHECK(n == ETHER_MIN_FRAME && memcmp(frame, ether_broadcast, 6) == 0);
+    CHECK(take(&server, frame, n, &r) == FRAME_RX_ARP_REPLY);
+    memcpy(reply, r.reply, sizeof reply);
+    reply[11] ^= 2; /* another Ethernet source than the sender it names */
+    CHECK(take(&client, reply, sizeof reply, &r) == FRAME_RX_ARP);
+    CHECK(!arp_cache_lookup(&client.arp, server_ip, got));
+    reply[11] ^= 2;
+    CHECK(take(&client, reply, sizeof reply, &r) == FRAME_RX_ARP);
+    CHECK(arp_cache_lookup(&client.arp, server_ip, got) && memcmp(got, server_mac, 6) == 0);
 
     /* UDP each way; a short one is padded to 60 bytes and trimmed on the way in. */
     n = udp_frame(frame, sizeof frame, &client, server_mac, 69, "RRQ");
@@ -136,7 +149,23 @@ void test_frame_rx(void)
     CHECK(take(&client, pieces[0], lens[0], &r) == FRAME_RX_PENDING);
     CHECK(take(&client, pieces[1], lens[1], &r) == FRAME_RX_UDP);
     CHECK(r.payload_len == 3000 && memcmp(r.payload, text, 3000) == 0);
+    /* Reassembled, it must carry a UDP checksum (only that vouches for the whole); a
+     * datagram in one piece may leave it out. */
+    uint8_t *udp_checksum = frame + ETHER_HEADER_LEN + IPV4_HEADER_LEN + 6;
+    memcpy(frame + FRAME_UDP_PAYLOAD_OFFSET, text, 3000);
+    n = frame_build_udp(frame, sizeof frame, client_mac, &server, 8, 2000, 3000);
+    udp_checksum[0] = udp_checksum[1] = 0;
+    CHECK(fragment(frame, n, 1480, pieces, lens) == 3);
+    CHECK(take(&client, pieces[0], lens[0], &r) == FRAME_RX_PENDING);
+    CHECK(take(&client, pieces[1], lens[1], &r) == FRAME_RX_PENDING);
+    CHECK(take(&client, pieces[2], lens[2], &r) == FRAME_RX_DROPPED);
+    CHECK_STR(r.reason, "UDP datagram without a checksum");
+    n = udp_frame(frame, sizeof frame, &server, client_mac, 2000, "whole");
+    udp_checksum[0] = udp_checksum[1] = 0;
+    CHECK(take(&client, frame, n, &r) == FRAME_RX_UDP && r.payload_len == 5);
     /* The same fragment twice drops the datagram. */
+    n = udp_frame(frame, sizeof frame, &server, client_mac, 2000, text);
+    CHECK(fragment(frame, n, 1480, pieces, lens) == 3);
     CHECK(take(&client, pieces[0], lens[0], &r) == FRAME_RX_PENDING);
     CHECK(take(&client, pieces[0], lens[0], &r) == FRAME_RX_DROPPED);
     CHECK_STR(r.reason, "overlapping IPv4 fragments");

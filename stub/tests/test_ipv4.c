@@ -164,16 +164,20 @@ static void test_ipv4_reasm(void)
     CHECK(add(&r, data, 10, 1480, 100, 0, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
     CHECK_STR(reason, "fragment of a datagram already dropped");
     /* An exact duplicate is an overlap too. */
+    ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 11, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 11, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
     /* A later fragment overlapping the tail of an earlier last one. */
+    ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 12, 1480, 20, 0, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 12, 1496, 8, 1, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
     CHECK_STR(reason, "fragment past the datagram's end");
     /* ... and a last fragment cutting short what already came. */
+    ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 13, 2960, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 13, 1480, 100, 0, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
     CHECK_STR(reason, "fragment past the datagram's end");
+    ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 14, 1480, 100, 0, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 14, 2960, 100, 0, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
     CHECK_STR(reason, "two last fragments disagree on the length");
@@ -184,6 +188,7 @@ static void test_ipv4_reasm(void)
     CHECK_STR(reason, "empty IPv4 fragment");
 
     /* Endless fragments: the 129th of 8 bytes each drops the datagram. */
+    ipv4_reasm_init(&r, storage, storage_len, 100);
     ipv4_reasm_result res = IPV4_REASM_PENDING;
     size_t n = 0;
     while (res == IPV4_REASM_PENDING && n < 1000) {
@@ -203,22 +208,68 @@ static void test_ipv4_reasm(void)
     CHECK(add(&r, data, 31, 1480, 20, 0, 93, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
     CHECK(out_len == 1500 && memcmp(out, data, 1500) == 0);
 
-    /* Two datagrams interleaved; a third takes the oldest one's place. */
+    /* Two datagrams interleaved; a third, finding both slots busy, is dropped (no datagram in
+     * progress gives way to a newcomer) until one completes. */
     ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 40, 0, 1480, 1, 1, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 41, 0, 1480, 1, 2, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 41, 1480, 8, 0, 3, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
     CHECK(add(&r, data, 41, 0, 1480, 1, 4, &out, &out_len, &reason) == IPV4_REASM_PENDING);
-    CHECK(add(&r, data, 42, 0, 1480, 1, 5, &out, &out_len, &reason) == IPV4_REASM_PENDING);
-    CHECK(r.dropped == 1); /* 40 gave way */
-    CHECK(add(&r, data, 40, 1480, 8, 0, 6, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    for (uint16_t id = 42; id < 52; id++) {
+        CHECK(add(&r, data, id, 0, 1480, 1, 5, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+        CHECK_STR(reason, "every reassembly slot is busy");
+    }
+    CHECK(r.dropped == 0);
+    CHECK(add(&r, data, 40, 1480, 8, 0, 6, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(out_len == 1488 && memcmp(out, data, 1488) == 0);
+    CHECK(add(&r, data, 42, 0, 1480, 1, 7, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     CHECK(add(&r, data, 42, 1480, 8, 0, 7, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(add(&r, data, 41, 1480, 8, 0, 8, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+
+    /* A fragment invalid on its own claims no slot, so it evicts nothing: with both slots
+     * busy, and with one free. */
+    ipv4_reasm_init(&r, storage, 2 * 3000, 100);
+    CHECK(add(&r, data, 70, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 71, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 72, 8, 0, 0, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "empty IPv4 fragment");
+    CHECK(add(&r, data, 73, 0, 1481, 1, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "IPv4 fragment not a multiple of 8 bytes");
+    CHECK(add(&r, data, 74, 2960, 48, 0, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "reassembled datagram would pass the buffer");
+    CHECK(r.dropped == 0);
+    CHECK(add(&r, data, 70, 1480, 8, 0, 1, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(add(&r, data, 75, 8, 0, 0, 1, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK(add(&r, data, 76, 0, 1480, 1, 1, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 71, 1480, 8, 0, 2, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(add(&r, data, 76, 1480, 8, 0, 2, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(r.dropped == 0);
+
+    /* A dead datagram keeps its slot until its timeout: a newcomer does not take it, and its
+     * late fragments stay dropped instead of starting afresh. */
+    ipv4_reasm_init(&r, storage, storage_len, 100);
+    CHECK(add(&r, data, 80, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 80, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK(add(&r, data, 81, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 82, 0, 1480, 1, 10, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "every reassembly slot is busy");
+    CHECK(add(&r, data, 80, 1480, 8, 0, 20, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "fragment of a datagram already dropped");
+    CHECK(add(&r, data, 80, 0, 1480, 1, 99, &out, &out_len, &reason) == IPV4_REASM_DROPPED);
+    CHECK_STR(reason, "fragment of a datagram already dropped");
+    CHECK(r.dropped == 1);
+    /* Its timeout frees it (81 times out too). */
+    CHECK(add(&r, data, 82, 0, 1480, 1, 100, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    CHECK(add(&r, data, 82, 1480, 8, 0, 100, &out, &out_len, &reason) == IPV4_REASM_COMPLETE);
+    CHECK(r.dropped == 2);
     /* The key includes the protocol and the source. */
     ipv4_reasm_init(&r, storage, storage_len, 100);
     CHECK(add(&r, data, 50, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     ipv4_header other = fragment(data, 50, 1480, 8, 0);
     other.protocol = IPV4_PROTO_ICMP;
     CHECK(ipv4_reasm_add(&r, &other, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
+    ipv4_reasm_init(&r, storage, storage_len, 100);
+    CHECK(add(&r, data, 50, 0, 1480, 1, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);
     other.protocol = IPV4_PROTO_UDP;
     other.src[3] = 99;
     CHECK(ipv4_reasm_add(&r, &other, 0, &out, &out_len, &reason) == IPV4_REASM_PENDING);

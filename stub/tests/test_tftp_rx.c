@@ -345,6 +345,42 @@ static void test_timeouts(void)
     CHECK(tftp_rx_tick(&s.rx, 95, &ev) == TFTP_RX_FAILED && ev.send == TFTP_RX_SEND_NOTHING);
     finish(&s);
 
+    /* Repeated OACKs (the server's, or forged from its address and port) faster than the
+     * timeout: each is answered with ACK 0, none postpones the clock. The transfer fails after
+     * max_retries ACKs again, at 10, 20, 30; the tick at 40 gives up. */
+    start(&s, 100, 8, 4);
+    OACK(&s, SERVER, "blksize\0" "8\0windowsize\0" "4\0");
+    int failed_at = 0;
+    for (uint32_t t = 1; t <= 100 && !failed_at; t++) {
+        s.now = t;
+        if (t % 3 == 0) {
+            CHECK(OACK(&s, SERVER, "blksize\0" "8\0windowsize\0" "4\0") == TFTP_RX_RECEIVING);
+            CHECK(acked(&s, 0));
+            CHECK_STR(s.ev.ignored, "OACK again");
+        }
+        if (tftp_rx_tick(&s.rx, t, &ev) == TFTP_RX_FAILED)
+            failed_at = (int)t;
+    }
+    CHECK(failed_at == 40 && s.delivered == 0);
+    finish(&s);
+
+    /* The same for blocks after a gap, duplicates and outside the window: the gap is ACKed
+     * once per retry, yet the clock runs from the last block in order (t = 0). */
+    start(&s, 100, 8, 4);
+    OACK(&s, SERVER, "blksize\0" "8\0windowsize\0" "4\0");
+    block(&s, 1, 8, 80);
+    failed_at = 0;
+    for (uint32_t t = 1; t <= 100 && !failed_at; t++) {
+        s.now = t;
+        block(&s, 3 + t % 2, 8, 80); /* after the gap at 2 */
+        block(&s, 1, 8, 80);         /* a duplicate */
+        block(&s, 9, 8, 80);         /* outside the window */
+        if (tftp_rx_tick(&s.rx, t, &ev) == TFTP_RX_FAILED)
+            failed_at = (int)t;
+    }
+    CHECK(failed_at == 40 && s.delivered == 8);
+    finish(&s);
+
     /* The tick wraps around. */
     session w;
     memset(&w, 0, sizeof w);

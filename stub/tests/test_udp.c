@@ -7,8 +7,8 @@
 static const uint8_t client[4] = {10, 0, 2, 15};
 static const uint8_t server[4] = {10, 0, 2, 2};
 
-static const char *parse(const uint8_t *bytes, size_t len, const uint8_t *src, const uint8_t *dst,
-                         udp_datagram *out)
+static const char *parse_required(const uint8_t *bytes, size_t len, const uint8_t *src,
+                                  const uint8_t *dst, int checksum_required, udp_datagram *out)
 {
     /* An exact-size copy (ASan catches over-reads), kept until the next parse so that the
      * payload it points into can be read. */
@@ -16,12 +16,18 @@ static const char *parse(const uint8_t *bytes, size_t len, const uint8_t *src, c
     free(copy);
     copy = malloc(len ? len : 1);
     memcpy(copy, bytes, len);
-    const char *reason = udp_parse(copy, len, src, dst, out);
+    const char *reason = udp_parse(copy, len, src, dst, checksum_required, out);
     int inside = !reason ? out->payload == copy + UDP_HEADER_LEN &&
                                out->payload_len <= len - UDP_HEADER_LEN
                          : 1;
     CHECK(inside);
     return reason;
+}
+
+static const char *parse(const uint8_t *bytes, size_t len, const uint8_t *src, const uint8_t *dst,
+                         udp_datagram *out)
+{
+    return parse_required(bytes, len, src, dst, 0, out);
 }
 
 void test_udp(void)
@@ -54,6 +60,14 @@ void test_udp(void)
     bad[6] = bad[7] = 0;
     CHECK_STR(parse(bad, 19, server, client, &u), NULL);
     CHECK(!u.checksummed && u.payload[0] == ('h' ^ 1));
+    /* ... but not where the checksum is required (a datagram put together from fragments),
+     * where a present one must still verify. */
+    CHECK_STR(parse_required(bad, 19, server, client, 1, &u), "UDP datagram without a checksum");
+    CHECK_STR(parse_required(d, 19, server, client, 1, &u), NULL);
+    CHECK(u.checksummed && u.payload_len == 11);
+    memcpy(bad, d, sizeof d);
+    bad[UDP_HEADER_LEN] ^= 1;
+    CHECK_STR(parse_required(bad, 19, server, client, 1, &u), "UDP checksum is wrong");
     memcpy(bad, d, sizeof d);
     bad[0] = bad[1] = 0;
     bad[6] = bad[7] = 0;
