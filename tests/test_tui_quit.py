@@ -163,3 +163,28 @@ async def test_a_hangup_without_edits_writes_nothing(stub: Path) -> None:
         assert not app.is_running
     assert app.recovery_file is None
     assert not stub.with_name(stub.name + SUFFIX).exists()
+
+
+def test_the_script_goes_to_a_name_of_its_own_when_the_stubs_directory_refuses_it(
+    stub: Path,
+) -> None:
+    """No predictable name in a shared directory; a path with a newline cannot forge a line."""
+    from workbench.tui.editing import EditSession
+    from workbench.tui.recovery import write_recovery
+
+    odd = stub.with_name("a\nexec false")
+    stub.rename(odd)
+    odd.with_name(odd.name + SUFFIX).mkdir()  # the usual place is taken by a directory
+    with PeImage.open(odd) as image:
+        session = EditSession.from_info(describe(image))
+    session.set(Field.CMDLINE, BASE_CMDLINE + " quiet")
+    script = write_recovery(odd, session, signed=False)
+    assert script is not None and script.parent != odd.parent
+    try:
+        assert script.name.startswith(odd.name + ".") and script.name.endswith(SUFFIX)
+        assert "\\x0aexec false" in script.read_text()  # the comment line stays one line
+        # A forged line would run (`exec false, kept ...`) and fail before workbench set.
+        subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=60)
+        assert saved_cmdline(odd) == BASE_CMDLINE + " quiet"
+    finally:
+        script.unlink()

@@ -7,12 +7,16 @@ writable): a `workbench set` command line, so nothing is lost and nothing is app
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from workbench.atomic_write import write_bytes_atomic
+from workbench.errors import WorkbenchError
+from workbench.textsafe import printable
 from workbench.tui.editing import EditSession
 
 SUFFIX = ".unsaved-edits.sh"
@@ -31,7 +35,7 @@ def recovery_script(stub: Path, session: EditSession, signed: bool) -> str:
     command = shlex.join([workbench_command(), "set", str(stub), *options])
     lines = [
         "#!/bin/sh",
-        f"# Unsaved edits of {stub}, kept when its terminal closed"
+        f"# Unsaved edits of {printable(str(stub))}, kept when its terminal closed"
         f" ({time.strftime('%Y-%m-%d %H:%M:%S')}).",
         "# To apply them, run this file with sh: workbench set replaces the stub atomically.",
     ]
@@ -43,12 +47,18 @@ def recovery_script(stub: Path, session: EditSession, signed: bool) -> str:
 def write_recovery(stub: Path, session: EditSession, signed: bool) -> Path | None:
     """Where the script went; None when no directory took it."""
     stub = stub.resolve()
-    text = recovery_script(stub, session, signed)
-    for directory in (stub.parent, Path(tempfile.gettempdir())):
-        target = directory / (stub.name + SUFFIX)
-        try:
-            target.write_text(text)
-        except OSError:
-            continue
+    data = recovery_script(stub, session, signed).encode()
+    try:
+        target = stub.parent / (stub.name + SUFFIX)
+        write_bytes_atomic(target, data)
         return target
-    return None
+    except (OSError, WorkbenchError):
+        pass
+    # A shared directory: a name of our own (never one somebody else laid out for us).
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{stub.name}.", suffix=SUFFIX)
+        with os.fdopen(fd, "wb") as output:
+            output.write(data)
+        return Path(name)
+    except OSError:
+        return None
