@@ -113,6 +113,7 @@ def boot_in_lab(
     timeout: float = 150,
     tftp_server: TftpServerKind = "workbench",
     tftp_max_window: int = 64,
+    stall_retry: bool = True,
 ) -> tuple[Outcome, Recorder]:
     """Boot ROOT in the network lab to the sample marker; check the lab ran in a namespace of
     its own and left nothing behind."""
@@ -123,7 +124,21 @@ def boot_in_lab(
     outcome = boot(request, recorder)
     assert recorder.netns is not None, "QEMU did not run in a namespace of its own"
     assert_nothing_left(recorder)
+    if stall_retry and firmware_stalled(request, outcome, recorder):
+        print(f"the firmware's HTTP Boot over IPv6 stalled, booting again: {outcome.reason}")
+        return boot_in_lab(root, mode, ipv6=ipv6, faults=faults, max_resets=max_resets,
+                           timeout=timeout, tftp_server=tftp_server,
+                           tftp_max_window=tftp_max_window, stall_retry=False)  # fmt: skip
     return outcome, recorder
+
+
+def firmware_stalled(request: BootRequest, outcome: Outcome, recorder: Recorder) -> bool:
+    """Seen in about one run in ten of a loaded full suite: after the PXE prelude fails, OVMF
+    2022.11's HTTP Boot over IPv6 prints nothing more and never fetches the stub (the cause is
+    in the firmware's DHCPv6 stage, not found yet). Such a run proves nothing about the stub,
+    so the tests give the firmware one more machine, once: a stall is only ever this."""
+    return (request.mode == "http" and request.ipv6 and outcome.kind == "timeout"
+            and not recorder.steps("version"))  # fmt: skip
 
 
 def marker_line(recorder: Recorder) -> str:

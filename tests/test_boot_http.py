@@ -136,11 +136,13 @@ def test_http_paths_after_a_pxe_boot_over_ipv6(make_tree: Callable[..., Path]) -
     assert http == {KERNEL, INITRD}
 
 
+@pytest.mark.timeout(300)
 def test_http_boot_over_ipv6_reaches_userspace(make_tree: Callable[..., Path]) -> None:
     """UEFI HTTP Boot over IPv6 only: the firmware's own PXE over IPv6 goes first (it readies
     the IPv6 stack OVMF 2022.11's HTTP Boot needs) and fails, which the lab takes in stride;
     then HTTP Boot loads the stub from the DHCPv6 URL and the stub fetches over IPv6."""
-    outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True)
+    # Per attempt: a stalled firmware stage gets one more machine (lab_support.firmware_stalled).
+    outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True, timeout=120)
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
     assert '"UEFI PXEv6' in recorder.serial()  # the prelude did run
@@ -154,8 +156,9 @@ def test_http_boot_over_ipv6_reaches_userspace(make_tree: Callable[..., Path]) -
     assert all(":" in t.client for t in done.values())
 
 
+@pytest.mark.timeout(300)
 def test_tampered_initrd_over_http_and_ipv6_never_boots(make_tree: Callable[..., Path]) -> None:
     faults = FaultPlan(corrupt={INITRD: 5000})
-    outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True, faults=faults)
+    outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True, faults=faults, timeout=120)
     error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     assert (error.reason or "").startswith("sha256 mismatch")
