@@ -425,3 +425,16 @@ def test_root_log_from_another_build_of_the_stub(make_tree, tmp_path: Path) -> N
     (check,) = explain_log(log, root=root).checks
     assert check.expected_sha256 == HASH_A
     assert "the log comes from another build" in check.verdict
+
+
+def test_a_line_quoting_a_stub_line_is_not_one(tmp_path: Path) -> None:
+    """`workbench boot`'s own outcome line quotes the stub's last line: that is no new step."""
+    cut = LOCAL_OK[: LOCAL_OK.index("stub: transfer initrd")]
+    outcome = (
+        "outcome: FAILED: timeout after 9.0s: 'X' not reached in 9s; the stub's last line: "
+        "'stub: version=0.2.0'; \"stub: error: kernel \\\\x: gone status=EFI_NOT_FOUND\""
+    )
+    result = _explain(cut + outcome + "\n", tmp_path)
+    (attempt,) = result.attempts
+    assert attempt.version == "0.1.0" and attempt.failure is not None
+    assert attempt.failure.reason == ENDS_EARLY

@@ -187,7 +187,9 @@ _HTTP_SIZE = re.compile(r"^File Size: (\d+) Bytes")
 _BDS_LOADING = re.compile(r'BdsDxe: (loading|starting) (Boot[0-9A-Fa-f]+) "([^"]*)"')
 # The kernel's own first lines.
 _KERNEL = re.compile(r"^(?:\[\s*\d+\.\d+\]\s*)?(Linux version \S+|EFI stub: .*)")
-_STUB_INSIDE = re.compile(r"(?<!EFI )stub: ")
+# Not after "EFI " (the kernel's own lines), nor inside quotes (a line quoting a stub line,
+# as `workbench boot`'s outcome does).
+_STUB_INSIDE = re.compile(r"(?<!EFI )(?<!['\"])stub: ")
 _STEP_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
@@ -330,7 +332,7 @@ KNOWN_STEPS = frozenset(
 WHATS = frozenset(("kernel", "initrd", "cmdline", "source", "stub"))
 ROLES = ("kernel", "initrd")
 # A new boot's first stub line, run into the line a reset cut.
-_NEW_BOOT = re.compile(r"(?<!EFI )stub: version=")
+_NEW_BOOT = re.compile(r"(?<!EFI )(?<!['\"])stub: version=")
 
 
 def _recognised(step: StubStep | None, *, inner: bool) -> StubStep | None:
