@@ -222,3 +222,26 @@ def test_serve_command_serves_logs_and_stops_on_ctrl_c(served: Path) -> None:
     assert any("failed" in line and "fault injected" in line for line in lines)
     assert sum("done" in line and "EFI/Linux/vmlinuz" in line for line in lines) == 1
     assert lines[-1] == "stopped"
+
+
+def test_a_client_gone_quiet_is_reported_with_the_bytes_it_acknowledged(served: Path) -> None:
+    """A boot that then times out says how far the transfer got, not 0 bytes."""
+    server, events = serve(served)
+    with server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(3)
+        request = b"\0\x01EFI/Linux/vmlinuz\0octet\0blksize\x00512\0timeout\x001\0"
+        client.sendto(request, ("127.0.0.1", server.port))
+        packet, peer = client.recvfrom(2048)
+        assert packet[:2] == b"\0\x06"  # OACK
+        client.sendto(b"\0\x04\0\0", peer)
+        for block in (1, 2, 3):
+            packet, peer = client.recvfrom(2048)
+            assert packet[:4] == b"\0\x03" + block.to_bytes(2, "big")
+            client.sendto(b"\0\x04" + block.to_bytes(2, "big"), peer)
+        # Then silence: within the agreed 1 s timeout the server reports 3 blocks through.
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            if any(e.state == "progress" and e.bytes == 3 * 512 for e in events):
+                break
+            time.sleep(0.05)
+        assert [e.bytes for e in events if e.state == "progress"][-1:] == [3 * 512], events

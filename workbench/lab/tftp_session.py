@@ -218,6 +218,8 @@ class Session:
             if outcome == "error":
                 return
             if outcome == "timeout":
+                # A quiet client: say how far it got (a timed-out boot reports it).
+                self.on_progress(self._bytes_through(self.acked), self.size)
                 tries += 1
                 self.result.retransmits += last - first + 1
                 if tries > self.limits.retries:
@@ -262,6 +264,7 @@ class Session:
         """The repeat-after fault: the last acknowledged block again every REPEAT_SECONDS, so
         the client hears from us but gets nothing new, until it gives up or we stop."""
         while not self.stopping():
+            self.on_progress(self._bytes_through(self.acked), self.size)
             self._send_block(self.acked, resend=True)
             deadline = time.monotonic() + REPEAT_SECONDS
             while (reply := self._receive(deadline)) is not None:
