@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require_tool
+from lab_support import firmware_stalled
 
 from workbench import contract
 from workbench.explain import explain_log, render
@@ -101,9 +102,7 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree, tmp_path
                           timeout=150, ipv6=mode.endswith("6"),
                           log=tmp_path / "serial.log")  # fmt: skip
     outcome = boot(request)
-    if request.mode == "http" and request.ipv6 and outcome.where and not outcome.where["stub"]:
-        # The firmware's HTTP Boot over IPv6 stalled before the stub (lab_support.firmware_stalled):
-        # one more machine, once.
+    if firmware_stalled(request, outcome):  # one more machine, once
         print(f"the firmware stalled, booting again: {outcome.reason}")
         outcome = boot(request)
 

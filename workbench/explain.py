@@ -8,16 +8,17 @@ SHA-256 mismatch says which side is stale.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
+from workbench.builder import file_sha256
 from workbench.errors import BadInput, WorkbenchError
 from workbench.lab.console import (
     clean_serial_text,
+    firmware_refusal_reason,
     parse_firmware_load_failure,
     parse_firmware_refusal,
     parse_stub_line,
@@ -490,7 +491,7 @@ class _Reader:
             attempt.events.append(Event(number, "firmware", clean))
             attempt.failure = Failure(
                 origin="secure-boot", line=number, text=clean, what="stub", path=description,
-                reason=f'the firmware refused {option} "{description}": {status}',
+                reason=firmware_refusal_reason(option, description, status),
                 status="EFI_SECURITY_VIOLATION" if "Security" in status else "EFI_ACCESS_DENIED",
                 hint=SECURE_BOOT_HINT,
             )  # fmt: skip
@@ -611,14 +612,6 @@ def _named_files(explanation: Explanation) -> list[tuple[str, str, Failure | Non
     return [(what, path, failure) for (what, path), failure in named.items()]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_tree(explanation: Explanation, root: Path, stub: Path | None) -> None:
     """Check each file the log names against `root` and the stub's embedded hashes."""
     if not root.is_dir():
@@ -655,7 +648,7 @@ def _check_one(
         return FileCheck(what, text, None, False, None, None, expected,
                          f"not in {root}: the stub cannot find it there either")  # fmt: skip
     size = location.stat().st_size
-    now = _sha256(location)
+    now = file_sha256(location).hex()
     where = str(location)
     if expected is None:
         verdict = "present; the stub carries no hash to compare with"

@@ -68,8 +68,7 @@ static void policy_warning(void *ctx, const char *message, const uint8_t *detail
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "warning: policy: ");
-    tb_str(&tb, message);
+    line_warning(&tb, "policy", message);
     tb_str(&tb, ": ");
     tb_quoted(&tb, detail, len);
     console_end(&tb);

@@ -9,6 +9,7 @@
 #include "console.h"
 #include "dhcp.h"
 #include "dhcp6.h"
+#include "line.h"
 #include "net.h"
 #include "pxe.h"
 #include "tftp4.h"
@@ -91,8 +92,7 @@ static void fallback_line(const char *why, const char *next)
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     console_begin(&tb, storage, sizeof storage);
-    tb_str(&tb, "warning: tftp: ");
-    tb_str(&tb, why);
+    line_warning(&tb, "tftp", why);
     tb_str(&tb, "; ");
     tb_str(&tb, next);
     console_end(&tb);

@@ -13,44 +13,6 @@ const char *const pcr11_sections[] = {
 _Static_assert(sizeof pcr11_sections / sizeof pcr11_sections[0] - 1 <= PCR11_SECTIONS_MAX,
                "pcr11_plan's output holds every section");
 
-#define SECTION_HEADER_SIZE 40
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int same_name(const uint8_t *header, const char *name)
-{
-    for (unsigned k = 0; k < 8; k++) {
-        uint8_t want = (uint8_t)name[k];
-        if (header[k] != want)
-            return 0;
-        if (!want)
-            return 1;
-    }
-    return 1;
-}
-
-/* VirtualSize of the first header named `name`; pe_find_section has already checked that the
- * headers and the section table are inside the image. */
-static uint32_t virtual_size(const uint8_t *image, size_t image_size, const char *name)
-{
-    size_t lfanew = get32(image + 0x3c);
-    size_t coff = lfanew + 4;
-    size_t count = (size_t)image[coff + 2] | (size_t)image[coff + 3] << 8;
-    size_t opt_size = (size_t)image[coff + 16] | (size_t)image[coff + 17] << 8;
-    size_t table = coff + 20 + opt_size;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *header = image + table + i * SECTION_HEADER_SIZE;
-        if (table + (i + 1) * SECTION_HEADER_SIZE > image_size)
-            break;
-        if (same_name(header, name))
-            return get32(header + 8);
-    }
-    return 0;
-}
-
 const char *pcr11_plan(const uint8_t *image, size_t image_size, pcr11_section out[PCR11_SECTIONS_MAX],
                        unsigned *count)
 {
@@ -59,14 +21,14 @@ const char *pcr11_plan(const uint8_t *image, size_t image_size, pcr11_section ou
         const char *name = pcr11_sections[i];
         const uint8_t *data;
         size_t length;
+        uint32_t in_memory;
         int found;
-        const char *err = pe_find_section(image, image_size, name, &data, &length, &found);
+        const char *err = pe_find_section_sized(image, image_size, name, &data, &length, &in_memory, &found);
         if (err) {
             *count = 0;
             return err;
         }
-        uint32_t in_memory = found ? virtual_size(image, image_size, name) : 0;
-        if (in_memory == 0)
+        if (!found || in_memory == 0)
             continue;
         /* As systemd-stub: VirtualSize bytes. In memory the loader zero-filled what lies past
          * the raw data, so that is what is measured. */

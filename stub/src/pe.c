@@ -55,12 +55,21 @@ static const char *parse_headers(const uint8_t *buf, size_t size, size_t *opt, s
 const char *pe_find_section(const uint8_t *image, size_t image_size, const char *name,
                             const uint8_t **data, size_t *len, int *found)
 {
+    uint32_t virtual_size;
+    return pe_find_section_sized(image, image_size, name, data, len, &virtual_size, found);
+}
+
+const char *pe_find_section_sized(const uint8_t *image, size_t image_size, const char *name,
+                                  const uint8_t **data, size_t *len, uint32_t *virtual_size,
+                                  int *found)
+{
     size_t opt, table;
     uint16_t count;
     const char *err = parse_headers(image, image_size, &opt, &table, &count);
     *found = 0;
     *data = NULL;
     *len = 0;
+    *virtual_size = 0;
     if (err)
         return err;
     char wanted[8] = {0};
@@ -79,6 +88,7 @@ const char *pe_find_section(const uint8_t *image, size_t image_size, const char 
         *found = 1;
         *data = image + va;
         *len = size;
+        *virtual_size = get32(header + 8);
         return NULL;
     }
     return NULL;

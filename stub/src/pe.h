@@ -32,6 +32,10 @@ typedef struct {
  * VirtualSize, or SizeOfRawData when that is smaller or VirtualSize is 0 (as EDK2 loads it). */
 const char *pe_find_section(const uint8_t *image, size_t image_size, const char *name,
                             const uint8_t **data, size_t *len, int *found);
+/* The same, and the header's VirtualSize as written (0 when not found). */
+const char *pe_find_section_sized(const uint8_t *image, size_t image_size, const char *name,
+                                  const uint8_t **data, size_t *len, uint32_t *virtual_size,
+                                  int *found);
 
 /* Validate a PE file (file layout) as a loadable x86_64 image and describe it. */
 const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info);

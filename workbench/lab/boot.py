@@ -21,6 +21,7 @@ from typing import IO, Any, Protocol
 from workbench import contract
 from workbench.errors import WorkbenchError
 from workbench.lab.console import (
+    firmware_refusal_reason,
     parse_firmware_load_failure,
     parse_firmware_refusal,
     parse_stub_line,
@@ -329,7 +330,7 @@ class BootRun:
             if refusal is not None:
                 # Under Secure Boot the firmware then only tries slower options that lead nowhere.
                 option, description, status = refusal
-                reason = f'the firmware refused {option} "{description}": {status}'
+                reason = firmware_refusal_reason(option, description, status)
                 return self._outcome(progress, "firmware-refused", reason)
             if self._shim_watch is not None and not progress.stub_seen:
                 refused = self._shim_watch.feed(event.text)

@@ -167,6 +167,11 @@ def parse_firmware_load_failure(line: str) -> tuple[str, str, str] | None:
     return match.groups() if match else None  # type: ignore[return-value]
 
 
+def firmware_refusal_reason(option: str, description: str, status: str) -> str:
+    """The one-line reason a boot run and `explain` give for a firmware refusal."""
+    return f'the firmware refused {option} "{description}": {status}'
+
+
 def parse_firmware_refusal(line: str) -> tuple[str, str, str] | None:
     """(boot option, its description, status) when the firmware refused to start an image."""
     match = _FIRMWARE_REFUSAL.search(line)
