@@ -1,6 +1,7 @@
-"""The stub's TFTP client in real firmware: MTFTP4 with tsize, a large block and an RFC 7440
-window in one request per file, the fallbacks when a server refuses options, lost packets, and
-the peer servers of the lab (atftpd, dnsmasq)."""
+"""The stub's TFTP clients in real firmware, its own (ARP, IPv4, UDP and TFTP over the NIC
+driver's SNP) and the firmware's MTFTP4: tsize, a large block and an RFC 7440 window in one
+request per file, the fallbacks when a server refuses options, lost packets, and the peer
+servers of the lab (atftpd, dnsmasq)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def _lab_tools() -> None:
     require_net_lab()
 
 
+# `.policy net-stack=` and the `via=` of the transfer lines it gives.
+STACKS = {"own": "own-tftp", "firmware": "mtftp4"}
+
+
 def netboot(root: Path, **options: Any) -> tuple[Outcome, Recorder]:
     outcome, recorder = boot_in_lab(root, **options)
     assert outcome.ok, (outcome.reason, recorder.serial()[-3000:])
@@ -41,11 +46,12 @@ def fallbacks(recorder: Recorder) -> list[str]:
     return [f"tftp: {step.reason}" for step in recorder.steps("warning") if step.subject == "tftp"]
 
 
-def test_one_windowed_request_per_file(make_tree: Callable[..., Path]) -> None:
-    _, recorder = netboot(make_tree())
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_windowed_request_per_file(stack: str, make_tree: Callable[..., Path]) -> None:
+    _, recorder = netboot(make_tree(policy={"net-stack": stack}))
     for what, name in (("kernel", KERNEL), ("initrd", INITRD)):
         line = transfers(recorder)[what]
-        assert line.fields["via"] == "mtftp4"
+        assert line.fields["via"] == STACKS[stack]
         assert (line.fields["blksize"], line.fields["window"]) == ("16384", "8")
         assert int(line.fields["bytes"]) > 0 and "ms" in line.fields
         # The server saw exactly one request for the file, with the same options, no size probe.
@@ -68,22 +74,26 @@ def test_a_lock_step_server_gives_window_1_without_a_fallback(make_tree: Callabl
     assert fallbacks(recorder) == []
 
 
-def test_a_refused_window_falls_back_to_lock_step(make_tree: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_refused_window_falls_back_to_lock_step(stack: str, make_tree: Callable[..., Path]):
     faults = FaultPlan(refuse_options={KERNEL: "windowsize"})
-    _, recorder = netboot(make_tree(), faults=faults)
+    _, recorder = netboot(make_tree(policy={"net-stack": stack}), faults=faults)
     assert fallbacks(recorder) == [
         "tftp: TFTP error: option negotiation refused; asking again without a window"
     ]
     line = transfers(recorder)["kernel"]
     assert (line.fields["via"], line.fields["blksize"], line.fields["window"]) == (
-        "mtftp4", "16384", "1",
+        STACKS[stack], "16384", "1",
     )  # fmt: skip
     assert transfers(recorder)["initrd"].fields["window"] == "8"  # only the kernel was refused
 
 
-def test_refused_options_fall_back_down_to_plain_blocks(make_tree: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_refused_options_fall_back_down_to_plain_blocks(
+    stack: str, make_tree: Callable[..., Path]
+) -> None:
     faults = FaultPlan(refuse_options={KERNEL: "windowsize,blksize"})
-    _, recorder = netboot(make_tree(), faults=faults)
+    _, recorder = netboot(make_tree(policy={"net-stack": stack}), faults=faults)
     refused = "tftp: TFTP error: option negotiation refused"
     assert fallbacks(recorder) == [
         f"{refused}; asking again without a window",
@@ -92,27 +102,30 @@ def test_refused_options_fall_back_down_to_plain_blocks(make_tree: Callable[...,
     ]
     line = transfers(recorder)["kernel"]
     assert (line.fields["via"], line.fields["blksize"], line.fields["window"]) == (
-        "mtftp4", "512", "1",
+        STACKS[stack], "512", "1",
     )  # fmt: skip
     assert recorder.steps("loaded")[0].fields["sha256"] == "ok"
 
 
-def test_lost_packets_are_recovered_and_verified(make_tree: Callable[..., Path]) -> None:
-    root = make_tree(policy={"tftp-blksize": "1468"})
+@pytest.mark.parametrize("stack", STACKS)
+def test_lost_packets_are_recovered_and_verified(stack: str, make_tree: Callable[..., Path]):
+    root = make_tree(policy={"tftp-blksize": "1468", "net-stack": stack})
     _, recorder = netboot(root, faults=FaultPlan(drop_every={KERNEL: 97}))
     done = next(e for e in recorder.transfers("done") if e.filename == KERNEL)
     assert done.retransmits > 0
+    assert transfers(recorder)["kernel"].fields["via"] == STACKS[stack]
     assert recorder.steps("loaded")[0].fields["sha256"] == "ok"
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(("server", "window"), [("atftpd", "8"), ("dnsmasq", "1")])
 def test_peer_servers_serve_the_same_boot(
-    server: str, window: str, make_tree: Callable[..., Path]
+    server: str, window: str, stack: str, make_tree: Callable[..., Path]
 ) -> None:
     if server == "atftpd":
         require_tool("atftpd")
-    _, recorder = netboot(make_tree(), tftp_server=server)
+    _, recorder = netboot(make_tree(policy={"net-stack": stack}), tftp_server=server)
     line = transfers(recorder)["kernel"]
-    assert line.fields["via"] == "mtftp4"
+    assert line.fields["via"] == STACKS[stack]
     # dnsmasq 2.90 answers blksize and tsize but not windowsize: lock-step.
     assert line.fields["window"] == window

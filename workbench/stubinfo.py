@@ -23,6 +23,7 @@ POLICY_KEYS: dict[str, str] = {
     "tftp-blksize": "TFTP block size, 512 to 65464",
     "tftp-window": "TFTP window, 1 to 256",
     "fetch-timeout": "seconds one file may take over the network, 1 to 3600",
+    "net-stack": "own (the stub's own TCP/IP over the NIC driver) or firmware",
 }
 
 # Decimal numbers and their ranges, as the stub reads them (stub/src/policy.c).
@@ -39,6 +40,8 @@ def _policy_value_ok(key: str, value: str) -> bool:
         return value in ("reset", "halt", "exit")
     if key == "source":
         return value in ("auto", "local", "net", "http")
+    if key == "net-stack":
+        return value in ("own", "firmware")
     if key in _NUMBER_RANGES:
         low, high, digits = _NUMBER_RANGES[key]
         return (

@@ -25,3 +25,8 @@ UINT64 clock_ms(void)
     }
     return read_tsc() / ticks_per_ms;
 }
+
+UINT64 clock_ticks(void)
+{
+    return read_tsc();
+}

@@ -6,4 +6,7 @@
 
 UINT64 clock_ms(void);
 
+/* The raw cycle counter, for seeds (own_net_random), not for time. */
+UINT64 clock_ticks(void);
+
 #endif

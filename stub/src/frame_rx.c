@@ -40,6 +40,23 @@ static frame_rx_kind take_arp(frame_rx *rx, const ether_frame *f, frame_rx_resul
     return r->reply_len ? FRAME_RX_ARP_REPLY : dropped(r, "no buffer for the ARP reply");
 }
 
+static frame_rx_kind take_tcp(frame_rx *rx, const ipv4_header *h, frame_rx_result *r)
+{
+    if (!same4(h->src, rx->server_ip))
+        return dropped(r, "TCP not from the server");
+    if (ipv4_is_fragment(h))
+        return dropped(r, "TCP in IPv4 fragments");
+    const char *bad = tcp_parse(h->payload, h->payload_len, h->src, h->dst, &r->tcp);
+    if (bad)
+        return dropped(r, bad);
+    if (r->tcp.dst_port != rx->our_port)
+        return dropped(r, "TCP not to our port");
+    r->src_port = r->tcp.src_port;
+    r->payload = r->tcp.payload;
+    r->payload_len = r->tcp.payload_len;
+    return FRAME_RX_TCP;
+}
+
 static frame_rx_kind take_ipv4(frame_rx *rx, const ether_frame *f, uint32_t now,
                                frame_rx_result *r)
 {
@@ -49,6 +66,8 @@ static frame_rx_kind take_ipv4(frame_rx *rx, const ether_frame *f, uint32_t now,
         return dropped(r, bad);
     if (!same4(h.dst, rx->our_ip))
         return dropped(r, "IPv4 packet not to our address");
+    if (h.protocol == TCP_IPV4_PROTO)
+        return take_tcp(rx, &h, r);
     if (h.protocol != IPV4_PROTO_UDP)
         return dropped(r, "IPv4 packet is not UDP");
     if (!same4(h.src, rx->server_ip))
@@ -134,4 +153,20 @@ size_t frame_build_udp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADD
         return 0;
     ether_build(out, cap, dst_mac, rx->our_mac, ETHERTYPE_IPV4);
     return pad(out, FRAME_UDP_PAYLOAD_OFFSET + payload_len);
+}
+
+size_t frame_build_tcp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADDR_LEN],
+                       const frame_rx *rx, uint16_t ip_id, const tcp_header_out *h,
+                       const uint8_t *payload, size_t payload_len)
+{
+    size_t at = ETHER_HEADER_LEN + IPV4_HEADER_LEN;
+    if (!out || cap < ETHER_MIN_FRAME || cap < at)
+        return 0;
+    uint8_t *ip = out + ETHER_HEADER_LEN, *tcp = out + at;
+    size_t len = tcp_build(tcp, cap - at, rx->our_ip, rx->server_ip, h, payload, payload_len);
+    if (!len || !ipv4_build(ip, cap - ETHER_HEADER_LEN, rx->our_ip, rx->server_ip,
+                            TCP_IPV4_PROTO, ip_id, len))
+        return 0;
+    ether_build(out, cap, dst_mac, rx->our_mac, ETHERTYPE_IPV4);
+    return pad(out, at + len);
 }

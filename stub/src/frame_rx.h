@@ -2,8 +2,10 @@
  * requests for our address are answered, and only replies to our own requests are learnt
  * (arp.h); IPv4 to our address is reassembled; UDP from the server's address to our port
  * comes out as a payload (a reassembled one only with a correct, non-zero checksum);
- * everything else is dropped with a reason. And the frames the stub sends: ARP, and UDP/IPv4
- * (TFTP requests and ACKs).
+ * TCP from the server's address to our port comes out as a parsed segment (checksum verified,
+ * never from fragments: the stub's TCP peer sends whole segments under our MSS);
+ * everything else is dropped with a reason. And the frames the stub sends: ARP, UDP/IPv4
+ * (TFTP requests and ACKs) and TCP/IPv4 (the HTTP connection).
  * Pure: no EFI calls, no allocation; the caller hands in the buffers. */
 #ifndef STUB_FRAME_RX_H
 #define STUB_FRAME_RX_H
@@ -14,6 +16,7 @@
 #include "arp.h"
 #include "ether.h"
 #include "ipv4_reasm.h"
+#include "tcp.h"
 #include "udp.h"
 
 #define FRAME_UDP_PAYLOAD_OFFSET (ETHER_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_LEN)
@@ -33,6 +36,7 @@ typedef enum {
     FRAME_RX_ARP,       /* an ARP packet taken (the cache may know more now) */
     FRAME_RX_PENDING,   /* a fragment kept for reassembly */
     FRAME_RX_UDP,       /* a datagram from the server to our port: src_port, payload */
+    FRAME_RX_TCP,       /* a segment from the server to our port: tcp (and src_port, payload) */
 } frame_rx_kind;
 
 typedef struct {
@@ -42,6 +46,7 @@ typedef struct {
     uint16_t src_port;
     const uint8_t *payload; /* in the frame or the reassembly buffer; valid until the next call */
     size_t payload_len;
+    tcp_segment tcp; /* FRAME_RX_TCP only; its payload points into the frame */
 } frame_rx_result;
 
 /* storage: the reassembly buffer (see ipv4_reasm_init); timeout in the caller's ticks. */
@@ -67,5 +72,13 @@ size_t frame_build_arp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADD
  * when it does not fit cap or would need fragmenting past 65535 bytes. */
 size_t frame_build_udp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADDR_LEN],
                        const frame_rx *rx, uint16_t ip_id, uint16_t dst_port, size_t payload_len);
+
+/* A TCP/IPv4/Ethernet frame from our address and port to the server: header h (its ports
+ * are the caller's to set, normally rx->our_port and the server's), options, payload
+ * (copied); padded to ETHER_MIN_FRAME. Returns the frame's length, or 0 when it does not fit
+ * cap. */
+size_t frame_build_tcp(uint8_t *out, size_t cap, const uint8_t dst_mac[ETHER_ADDR_LEN],
+                       const frame_rx *rx, uint16_t ip_id, const tcp_header_out *h,
+                       const uint8_t *payload, size_t payload_len);
 
 #endif

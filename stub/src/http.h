@@ -11,7 +11,7 @@
 #include "net.h"
 #include "proto/service_binding.h"
 
-typedef struct {
+typedef struct http_boot_s {
     stub_service_binding *binding;  /* the NIC's HTTP service binding */
     devpath_http_boot boot;      /* family, local address, the stub's own URL (none after PXE) */
 } http_boot;

@@ -343,7 +343,8 @@ static EFI_STATUS fetch(stub_state *s, payload *p, transport how, const fetch_de
             *reason = "http:// paths need a network boot (HTTP Boot or PXE) on a NIC with EFI_HTTP_PROTOCOL";
             return EFI_NOT_FOUND;
         }
-        return http_read(&s->http, p->subject, deadline, &p->file, transfer, reason);
+        return net_http_read(s->self->DeviceHandle, &s->http, &s->policy, p->subject, deadline, &p->file,
+                             transfer, reason);
     }
     if (how == FROM_TFTP) {
         if (!s->pxe) {

@@ -49,4 +49,12 @@ EFI_STATUS net_read(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
                     int family, const uint8_t *server, const char *name, const fetch_deadline *deadline,
                     file_buf *out, net_transfer *info, const char **reason);
 
+/* GET `url` through the stub's own path when the policy asks for it and it can be used (an
+ * http:// URL with an IPv4 host, a held NIC, an answer from the server), else through the
+ * firmware's EFI_HTTP_PROTOCOL child of `boot` (http.h), with one warning the first time. */
+struct http_boot_s;
+EFI_STATUS net_http_read(EFI_HANDLE device, const struct http_boot_s *boot, const stub_policy *policy,
+                         const char *url, const fetch_deadline *deadline, file_buf *out,
+                         net_transfer *info, const char **reason);
+
 #endif

@@ -8,6 +8,7 @@ void policy_defaults(stub_policy *policy)
     policy->tftp_blksize = POLICY_DEFAULT_BLKSIZE;
     policy->tftp_window = POLICY_DEFAULT_WINDOW;
     policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
+    policy->stack = NET_STACK_OWN;
 }
 
 static int is_blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -52,6 +53,7 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
 {
     static const char *const on_error_words[] = {"reset", "halt", "exit", NULL};
     static const char *const source_words[] = {"auto", "local", "net", "http", NULL};
+    static const char *const stack_words[] = {"own", "firmware", NULL};
     while (len > 0 && is_blank(line[0])) {
         line++;
         len--;
@@ -111,6 +113,14 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
             !parse_number(value, value_len, 1, POLICY_MAX_FETCH_TIMEOUT, &policy->fetch_timeout)) {
             warn(ctx, "bad fetch-timeout value, 1..3600 (using 120)", value, value_len);
             policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
+        }
+    } else if (equals(line, key_len, "net-stack")) {
+        int i = pick(value, value_len, stack_words);
+        if (i < 0) {
+            warn(ctx, "bad net-stack value, own or firmware (using own)", value, value_len);
+            policy->stack = NET_STACK_OWN;
+        } else {
+            policy->stack = (net_stack)i;
         }
     } else {
         warn(ctx, "unknown key (ignored)", line, key_len);

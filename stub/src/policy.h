@@ -8,6 +8,9 @@
 
 typedef enum { ON_ERROR_RESET, ON_ERROR_HALT, ON_ERROR_EXIT } on_error_action;
 typedef enum { SOURCE_AUTO, SOURCE_LOCAL, SOURCE_NET, SOURCE_HTTP } boot_source;
+/* Whose network stack carries the stub's transfers: its own over the firmware's NIC driver
+ * (SNP), or the firmware's protocols (MTFTP4, HTTP, PXE Base Code). */
+typedef enum { NET_STACK_OWN, NET_STACK_FIRMWARE } net_stack;
 
 typedef struct {
     on_error_action on_error;
@@ -16,6 +19,7 @@ typedef struct {
     unsigned tftp_blksize;  /* RFC 2348 block size asked for, 512..65464 */
     unsigned tftp_window;   /* RFC 7440 window asked for, 1..256 (1: lock-step, no option) */
     unsigned fetch_timeout; /* seconds one file may take over the network, 1..3600 */
+    net_stack stack;
 } stub_policy;
 
 #define POLICY_DEFAULT_DELAY 5

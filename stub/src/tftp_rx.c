@@ -34,6 +34,15 @@ void tftp_rx_init(tftp_rx *rx, uint8_t *buf, size_t cap, uint32_t blksize, uint3
     rx->state = TFTP_RX_REQUESTED;
 }
 
+int tftp_rx_attach(tftp_rx *rx, uint8_t *buf, size_t cap)
+{
+    if (rx->state != TFTP_RX_REQUESTED || !buf)
+        return 0;
+    rx->buf = buf;
+    rx->cap = cap;
+    return 1;
+}
+
 /* Appends to a packet under construction; `ok` turns 0 once something did not fit. */
 typedef struct {
     uint8_t *out;
@@ -225,8 +234,7 @@ static tftp_rx_state take_data(tftp_rx *rx, const uint8_t *p, size_t len, uint32
     if (rx->tsize_known && rx->received + data_len > rx->tsize)
         return fail(rx, ev, "more data than the tsize the server announced", TFTP_ERROR_ILLEGAL);
     if (data_len) {
-        for (size_t i = 0; i < data_len; i++)
-            rx->buf[rx->received + i] = p[4 + i];
+        __builtin_memcpy(rx->buf + rx->received, p + 4, data_len);
         ev->data = rx->buf + rx->received;
         ev->data_len = data_len;
         rx->received += data_len;
@@ -310,6 +318,7 @@ tftp_rx_state tftp_rx_tick(tftp_rx *rx, uint32_t now, tftp_rx_event *ev)
     if (++rx->retries > rx->max_retries) {
         rx->state = TFTP_RX_FAILED;
         rx->failure = "TFTP server stopped answering";
+        rx->timed_out = 1;
         return rx->state;
     }
     if (rx->state == TFTP_RX_REQUESTED) {

@@ -63,6 +63,7 @@ typedef struct {
     uint32_t last_activity; /* the last progress or retry */
     unsigned retries, max_retries;
     const char *failure;  /* why the transfer failed */
+    int timed_out;        /* the failure is the server's silence (retries ran out) */
     int server_error;     /* the failure is the server's ERROR packet: */
     uint16_t error_code;
     uint8_t error_message[TFTP_RX_MESSAGE_MAX];
@@ -73,6 +74,11 @@ typedef struct {
  * windowsize 1..65535 otherwise (clamped). tsize is always asked (as 0). */
 void tftp_rx_init(tftp_rx *rx, uint8_t *buf, size_t cap, uint32_t blksize, uint32_t windowsize,
                   uint32_t timeout, unsigned max_retries, uint32_t now);
+
+/* Hand over the buffer once the file's size is known, for a caller that allocates from the
+ * OACK's tsize (it reads the OACK with tftp_oack_parse first, then feeds it in). Only before
+ * the transfer has begun (state REQUESTED); returns 1 when taken, else 0. */
+int tftp_rx_attach(tftp_rx *rx, uint8_t *buf, size_t cap);
 
 /* The RRQ (octet mode, with the options of tftp_rx_init); 0 when it does not fit or the name
  * is empty. */

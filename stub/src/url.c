@@ -32,6 +32,50 @@ const char *url_authority(const uint8_t *uri, size_t len, size_t *start, size_t 
     return NULL;
 }
 
+const char *url_ipv4_target(const uint8_t *uri, size_t len, url_target *out)
+{
+    static const char http[] = "http://";
+    size_t start, count;
+    *out = (url_target){.port = 80};
+    const char *bad = url_authority(uri, len, &start, &count);
+    if (bad)
+        return bad;
+    for (size_t i = 0; i + 1 < sizeof http; i++)
+        if (i >= len || (uri[i] | 0x20) != http[i])
+            return "https:// needs the firmware's TLS";
+    size_t host_len = 0;
+    while (host_len < count && uri[start + host_len] != ':')
+        host_len++;
+    if (!parse_ipv4(uri + start, host_len, out->ip))
+        return "the URL's host is not an IPv4 address";
+    if (host_len < count) {
+        unsigned port = 0;
+        size_t digits = count - host_len - 1;
+        if (digits == 0 || digits > 5)
+            return "bad port in the URL";
+        for (size_t i = host_len + 1; i < count; i++) {
+            uint8_t c = uri[start + i];
+            if (c < '0' || c > '9')
+                return "bad port in the URL";
+            port = port * 10 + (unsigned)(c - '0');
+        }
+        if (port == 0 || port > 65535)
+            return "bad port in the URL";
+        out->port = (uint16_t)port;
+    }
+    out->authority_start = start;
+    out->authority_len = count;
+    size_t end = start + count;
+    size_t stop = end;
+    while (stop < len && uri[stop] != '#')
+        stop++;
+    out->path_start = end;
+    out->path_len = stop - end;
+    if (out->path_len && uri[end] == '?')
+        return "the URL has a query but no path";
+    return NULL;
+}
+
 int url_is_http(const uint8_t *uri, size_t len)
 {
     size_t start, count;

@@ -30,4 +30,17 @@ const char *url_for_path(const uint8_t *base, size_t base_len, const stub_path *
 /* The `host[:port]` of an http(s) URL (for the `stub: source=http server=` line). */
 const char *url_authority(const uint8_t *uri, size_t len, size_t *start, size_t *count);
 
+/* Where an http:// URL points when its host is an IPv4 address: the address, the port (80
+ * when none is given), the authority (host[:port], for the Host header) and the path with its
+ * query ("/" when the URL has none; a fragment is dropped). NULL or a static reason: https
+ * (TLS is the firmware's), a host given by name or as IPv6, a bad port. */
+typedef struct {
+    uint8_t ip[4];
+    uint16_t port;
+    size_t authority_start, authority_len;
+    size_t path_start, path_len; /* path_len 0: "/" */
+} url_target;
+
+const char *url_ipv4_target(const uint8_t *uri, size_t len, url_target *out);
+
 #endif

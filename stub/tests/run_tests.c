@@ -4,6 +4,9 @@
 int check_passed, check_failed;
 
 void test_pcr11(void);
+void test_tcp(void);
+void test_tcp_rx(void);
+void test_http_rx(void);
 
 void check_record(int ok, const char *what, const char *file, int line)
 {
@@ -52,6 +55,9 @@ int main(void)
     test_udp();
     test_tftp_rx();
     test_frame_rx();
+    test_tcp();
+    test_tcp_rx();
+    test_http_rx();
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
 }

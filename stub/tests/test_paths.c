@@ -145,6 +145,31 @@ static void test_authority(void)
         CHECK(!valid_http_authority((const uint8_t *)bad[i], strlen(bad[i])));
 }
 
+static const char *target(const char *url, url_target *t)
+{
+    return url_ipv4_target((const uint8_t *)url, strlen(url), t);
+}
+
+/* The own HTTP path's view of a URL: an IPv4 host, a port, the path to ask for. */
+static void test_url_ipv4_target(void)
+{
+    url_target t;
+    const char *url = "http://10.0.2.2:8080/EFI/Linux/vmlinuz?x=1#frag";
+    CHECK(target(url, &t) == NULL);
+    CHECK(t.ip[0] == 10 && t.ip[1] == 0 && t.ip[2] == 2 && t.ip[3] == 2 && t.port == 8080);
+    CHECK(t.authority_len == 13 && memcmp(url + t.authority_start, "10.0.2.2:8080", 13) == 0);
+    CHECK(t.path_len == 22 && memcmp(url + t.path_start, "/EFI/Linux/vmlinuz?x=1", 22) == 0);
+    CHECK(target("HTTP://192.168.1.1", &t) == NULL && t.port == 80 && t.path_len == 0);
+    CHECK_STR(target("https://10.0.2.2/a", &t), "https:// needs the firmware's TLS");
+    CHECK_STR(target("http://boot.example/a", &t), "the URL's host is not an IPv4 address");
+    CHECK_STR(target("http://[fd00::1]/a", &t), "the URL's host is not an IPv4 address");
+    CHECK(target("http://10.0.2.2:0/a", &t) != NULL);
+    CHECK(target("http://10.0.2.2:65536/a", &t) != NULL);
+    CHECK(target("http://10.0.2.2:/a", &t) != NULL);
+    CHECK_STR(target("http://10.0.2.2?q", &t), "the URL has a query but no path");
+    CHECK(target("tftp://10.0.2.2/a", &t) != NULL);
+}
+
 static void test_url_small_buffer(void)
 {
     stub_path path;
@@ -168,5 +193,6 @@ void test_paths(void)
     test_ipv6();
     test_authority();
     test_url_small_buffer();
+    test_url_ipv4_target();
     test_small_buffers();
 }

@@ -118,8 +118,24 @@ static void test_fetch_timeout(void)
     CHECK(p.fetch_timeout == 120 && w.count == 4);
 }
 
+/* Whose network stack carries transfers: the stub's own by default. */
+static void test_net_stack(void)
+{
+    struct warnings w;
+    stub_policy p = parse_policy("", &w);
+    CHECK(p.stack == NET_STACK_OWN);
+    p = parse_policy("net-stack=firmware", &w);
+    CHECK(p.stack == NET_STACK_FIRMWARE && !w.count);
+    p = parse_policy("net-stack = own", &w);
+    CHECK(p.stack == NET_STACK_OWN && !w.count);
+    p = parse_policy("net-stack=firmware\nnet-stack=Firmware", &w);
+    CHECK(p.stack == NET_STACK_OWN && w.count == 1);
+    CHECK_STR(w.last, "bad net-stack value, own or firmware (using own): Firmware");
+}
+
 void test_policy_all(void)
 {
+    test_net_stack();
     test_policy();
     test_tftp_keys();
     test_fetch_timeout();

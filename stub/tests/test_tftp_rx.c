@@ -391,9 +391,33 @@ static void test_timeouts(void)
     finish(&w);
 }
 
+/* A buffer sized from the OACK's tsize: attached before the transfer begins, never after. */
+static void test_attach(void)
+{
+    session s;
+    memset(&s, 0, sizeof s);
+    tftp_rx_init(&s.rx, NULL, 0, 8, 4, 10, 3, 0);
+    CHECK(!tftp_rx_attach(&s.rx, NULL, 10));
+    s.buf = malloc(20);
+    CHECK(tftp_rx_attach(&s.rx, s.buf, 20));
+    CHECK(OACK(&s, SERVER, "blksize\0" "8\0windowsize\0" "4\0tsize\0" "20\0") == TFTP_RX_RECEIVING);
+    uint8_t other[4];
+    CHECK(!tftp_rx_attach(&s.rx, other, sizeof other));
+    block(&s, 1, 8, 20);
+    block(&s, 2, 8, 20);
+    CHECK(block(&s, 3, 8, 20) == TFTP_RX_DONE && s.delivered == 20);
+    CHECK(memcmp(s.buf, file, 20) == 0);
+    finish(&s);
+    /* Without a buffer, the OACK's tsize does not fit: the transfer fails, nothing written. */
+    memset(&s, 0, sizeof s);
+    tftp_rx_init(&s.rx, NULL, 0, 8, 4, 10, 3, 0);
+    CHECK(OACK(&s, SERVER, "blksize\0" "8\0tsize\0" "20\0") == TFTP_RX_FAILED);
+}
+
 void test_tftp_rx(void)
 {
     fill_file();
+    test_attach();
     test_packets();
     test_windows();
     test_rollover();
