@@ -39,14 +39,19 @@ def _lab_tools() -> None:
     require_net_lab()
 
 
+# `.policy net-stack=` and the `via=` of the transfer lines it gives over IPv4.
+STACKS = {"own": "own-http", "firmware": "http"}
+
+
 def transfer_fields(recorder: Recorder, what: str) -> dict[str, str]:
     return next(step.fields for step in recorder.steps("transfer") if step.subject == what)
 
 
+@pytest.mark.parametrize("stack", STACKS)
 def test_http_boot_reaches_userspace_with_the_exact_command_line(
-    make_tree: Callable[..., Path],
+    stack: str, make_tree: Callable[..., Path]
 ) -> None:
-    root = make_tree()
+    root = make_tree(policy={"net-stack": stack})
     outcome, recorder = boot_in_lab(root, "http")
     assert outcome.ok, outcome.reason
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={BASE_CMDLINE}"
@@ -55,7 +60,7 @@ def test_http_boot_reaches_userspace_with_the_exact_command_line(
     loading = [step.fields["from"] for step in recorder.steps("loading")]
     assert loading == [f"http://10.0.2.2/{KERNEL}", f"http://10.0.2.2/{INITRD}"]
     kernel = transfer_fields(recorder, "kernel")
-    assert kernel["via"] == "http"
+    assert kernel["via"] == STACKS[stack]
     assert int(kernel["bytes"]) == (root / KERNEL).stat().st_size
     done = {t.filename: t for t in recorder.transfers("done") if t.protocol == "http"}
     assert {"EFI/BOOT/BOOTX64.EFI", KERNEL, INITRD} <= set(done)
@@ -64,8 +69,10 @@ def test_http_boot_reaches_userspace_with_the_exact_command_line(
     assert all(t.protocol == "http" for t in recorder.transfers("done"))
 
 
-def test_tampered_initrd_over_http_never_boots(make_tree: Callable[..., Path]) -> None:
-    outcome, recorder = boot_in_lab(make_tree(), "http", faults=FaultPlan(corrupt={INITRD: 5000}))
+@pytest.mark.parametrize("stack", STACKS)
+def test_tampered_initrd_over_http_never_boots(stack: str, make_tree: Callable[..., Path]) -> None:
+    root = make_tree(policy={"net-stack": stack})
+    outcome, recorder = boot_in_lab(root, "http", faults=FaultPlan(corrupt={INITRD: 5000}))
     error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     assert (error.reason or "").startswith("sha256 mismatch")
 
@@ -88,10 +95,12 @@ def test_tampered_initrd_over_http_never_boots(make_tree: Callable[..., Path]) -
     ],
     ids=["404", "500", "no-length", "short-body", "stall"],
 )  # fmt: skip
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_http_fault_ends_in_one_clear_error_and_a_reset(
-    make_tree: Callable[..., Path], faults: FaultPlan, what: str, line: str
+    stack: str, make_tree: Callable[..., Path], faults: FaultPlan, what: str, line: str
 ) -> None:
-    outcome, recorder = boot_in_lab(make_tree(), "http", faults=faults, timeout=180)
+    root = make_tree(policy={"net-stack": stack})
+    outcome, recorder = boot_in_lab(root, "http", faults=faults, timeout=180)
     assert_stub_refused(outcome, recorder, what, Path(KERNEL if what == "kernel" else INITRD).name)
     assert outcome.errors[0].startswith(line), outcome.errors
 

@@ -6,6 +6,7 @@
 #include "own_http.h"
 #include "proto/http.h"
 #include "tcp_rx.h"
+#include "textbuf.h"
 #include "url.h"
 
 #define HOST_MAX 300
@@ -27,6 +28,35 @@ typedef struct {
     char host[HOST_MAX];
     char path[STUB_URL_MAX];
 } session;
+
+static int mentions(const char *text, const char *word)
+{
+    for (; text && *text; text++) {
+        size_t i = 0;
+        while (word[i] && text[i] == word[i])
+            i++;
+        if (!word[i])
+            return 1;
+    }
+    return 0;
+}
+
+/* The connection failed inside the body: the firmware path's words for it. */
+static EFI_STATUS body_cut(session *s, const char **reason)
+{
+    static char message[120];
+    int reset = mentions(s->tcp.failure, "RST");
+    text_buf tb;
+    tb_init(&tb, message, sizeof message);
+    tb_str(&tb, reset ? "the body ended" : "timeout");
+    tb_str(&tb, " after ");
+    tb_u64(&tb, s->http.received);
+    tb_str(&tb, " of ");
+    tb_u64(&tb, s->http.length);
+    tb_str(&tb, " bytes (Content-Length)");
+    *reason = message;
+    return reset ? EFI_END_OF_FILE : EFI_TIMEOUT;
+}
 
 static void send_event(session *s, const tcp_rx_event *ev)
 {
@@ -65,7 +95,12 @@ static EFI_STATUS feed(session *s, const tcp_rx_event *ev, const char **reason)
         http_rx_end(&s->http);
     if (s->http.state != HTTP_RX_FAILED)
         return EFI_SUCCESS;
-    *reason = s->http.failure;
+    /* The parser's words may live in the session, which is gone before the line is printed. */
+    static char message[HTTP_RX_REASON_MAX];
+    text_buf tb;
+    tb_init(&tb, message, sizeof message);
+    tb_str(&tb, s->http.failure);
+    *reason = message;
     if (s->http.status && s->http.status != 200)
         return s->http.status == 404 ? EFI_NOT_FOUND : EFI_HTTP_ERROR;
     if (!s->out->data)
@@ -136,12 +171,14 @@ static EFI_STATUS connect_and_get(session *s, const url_target *target, const fe
         if (s->tcp.state == TCP_RX_FAILED) {
             if (s->http.state == HTTP_RX_DONE)
                 return EFI_SUCCESS;
+            if (s->http.state == HTTP_RX_BODY)
+                return body_cut(s, reason);
             *reason = s->tcp.failure;
             if (s->tcp.iss == s->tcp.snd_una && !s->net.answered) {
                 *unavailable = 1;  /* no answer at all: the firmware's path may fare better */
                 return EFI_NO_RESPONSE;
             }
-            return s->out->data ? EFI_END_OF_FILE : EFI_NO_RESPONSE;
+            return mentions(s->tcp.failure, "timeout") ? EFI_TIMEOUT : EFI_NO_RESPONSE;
         }
     }
 }
