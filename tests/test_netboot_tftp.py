@@ -129,3 +129,19 @@ def test_peer_servers_serve_the_same_boot(
     assert line.fields["via"] == STACKS[stack]
     # dnsmasq 2.90 answers blksize and tsize but not windowsize: lock-step.
     assert line.fields["window"] == window
+
+
+def test_own_path_refused_falls_back_to_the_firmware_once(make_tree: Callable[..., Path]) -> None:
+    """The server's interface stops answering ARP once the stub is served: the stub's own
+    path finds no next hop, says so once, and the firmware's stack (whose ARP cache still
+    holds the server) fetches both files, verified."""
+    faults = FaultPlan(arp_silent_after=["EFI/BOOT/BOOTX64.EFI"])
+    _, recorder = netboot(make_tree(), faults=faults)
+    warnings = [(s.subject, s.reason) for s in recorder.steps("warning")]
+    assert warnings == [
+        ("net", "no ARP reply from the next hop; using the firmware's network stack")
+    ], warnings
+    assert [transfers(recorder)[what].fields["via"] for what in ("kernel", "initrd")] == [
+        "mtftp4", "mtftp4",
+    ]  # fmt: skip
+    assert [s.fields["sha256"] for s in recorder.steps("loaded")] == ["ok", "ok"]

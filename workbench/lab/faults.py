@@ -38,6 +38,11 @@ class FaultPlan:
     # every per-read timeout alive.
     trickle_after: dict[str, int] = field(default_factory=dict)
 
+    # The lab's network: once one of these names has been served whole, the server's interface
+    # stops answering ARP (an address the firmware already knows still works; a client that
+    # has to ask, such as the stub's own network path, gets no answer).
+    arp_silent_after: list[str] = field(default_factory=list)
+
     def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str]]:
         return {
             "fail_first": self.fail_first,
@@ -50,6 +55,7 @@ class FaultPlan:
             "no_length": self.no_length,
             "trickle_after": self.trickle_after,
             "repeat_after": self.repeat_after,
+            "arp_silent_after": self.arp_silent_after,
         }
 
     def __bool__(self) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
-from workbench.lab.events import Event, LabFailed, LabNote
+from workbench.lab.events import Event, LabFailed, LabNote, Transfer
 from workbench.lab.http import HttpServer
 from workbench.lab.listen import where
 from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
@@ -49,12 +49,23 @@ NO_IPV4 = ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=n"]
 # "dnsmasq-dhcp[123]: 1689397516 DHCPACK(tap0) ..." -> "DHCPACK(tap0) ..."
 DNSMASQ_PREFIX = re.compile(r"^dnsmasq(?:-dhcp)?\[\d+\]:\s*(?:\d+\s+)?")
 _emit_lock = threading.Lock()
+# FaultPlan.arp_silent_after: file names whose whole transfer silences ARP on the tap.
+_arp_silent_after: set[str] = set()
 
 
 def emit(event: Event) -> None:
     with _emit_lock:
         sys.stdout.write(json.dumps(event.to_dict()) + "\n")
         sys.stdout.flush()
+    if isinstance(event, Transfer) and event.state == "done" and event.filename in _arp_silent_after:
+        silence_arp()
+
+
+def silence_arp() -> None:
+    """Stop answering ARP requests on the lab's interface (arp_ignore 8: never reply). Only
+    inside the lab's namespace: /proc/sys/net is the writing process's namespace's."""
+    Path(f"/proc/sys/net/ipv4/conf/{TAP_DEVICE}/arp_ignore").write_text("8\n")
+    emit(LabNote(f"arp: {TAP_DEVICE} stops answering ARP requests (fault)"))
 
 
 def in_private_namespace() -> bool:
@@ -230,6 +241,8 @@ def run(config: NetLabConfig) -> int:
         raise LabFailure("refusing to start DHCP: not inside a private network namespace")
     workdir = config.workdir
     bring_up_network(config.ipv6)
+    if config.faults:
+        _arp_silent_after.update(config.faults.arp_silent_after)
     network = f"{SERVER_ADDRESS6}/64 (IPv6 only)" if config.ipv6 else f"{SERVER_ADDRESS}/24"
     emit(LabNote(f"private network: {TAP_DEVICE} {network}"))
     dnsmasq: subprocess.Popen[str] | None = None
