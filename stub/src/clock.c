@@ -30,3 +30,9 @@ UINT64 clock_ticks(void)
 {
     return read_tsc();
 }
+
+UINT64 clock_ticks_ms(UINT64 ticks)
+{
+    clock_ms();  /* calibrates on first use */
+    return ticks / ticks_per_ms;
+}

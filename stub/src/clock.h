@@ -8,5 +8,7 @@ UINT64 clock_ms(void);
 
 /* The raw cycle counter, for seeds (own_net_random), not for time. */
 UINT64 clock_ticks(void);
+/* Ticks of clock_ticks() as milliseconds (sums of short intervals, such as time spent hashing). */
+UINT64 clock_ticks_ms(UINT64 ticks);
 
 #endif

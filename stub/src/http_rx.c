@@ -1,5 +1,7 @@
 #include "http_rx.h"
 
+#include "bytes.h"
+
 #include "http_status.h"
 #include "textbuf.h"
 
@@ -222,8 +224,7 @@ http_rx_state http_rx_feed(http_rx *rx, const uint8_t *data, size_t len, size_t 
     size_t n = len - *used;
     size_t take = n > left ? (size_t)left : n;
     uint8_t *to = rx->body + rx->received;
-    for (size_t i = 0; i < take; i++)
-        to[i] = data[*used + i];
+    bytes_copy(to, data + *used, take);
     rx->received += take;
     *used += take;
     if (body_at)

@@ -1,5 +1,7 @@
 #include "ipv4_reasm.h"
 
+#include "bytes.h"
+
 static int same4(const uint8_t *a, const uint8_t *b)
 {
     return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
@@ -141,8 +143,7 @@ ipv4_reasm_result ipv4_reasm_add(ipv4_reasm *r, const ipv4_header *h, uint32_t n
             return drop(r, s, "overlapping IPv4 fragments", reason);
     for (size_t u = first; u < past; u++)
         s->have[u / 8] |= (uint8_t)(1u << (u % 8));
-    for (size_t i = 0; i < h->payload_len; i++)
-        s->data[start + i] = h->payload[i];
+    bytes_copy(s->data + start, h->payload, h->payload_len);
     s->received += h->payload_len;
     if (end > s->highest_end)
         s->highest_end = end;

@@ -22,6 +22,7 @@ typedef struct {
     tcp_rx tcp;
     http_rx http;
     sha256_ctx sha;
+    UINT64 hash_ticks;
     file_buf *out;
     uint8_t store[TCP_RX_SLOTS_MAX * TCP_RX_SLOT_BYTES];
     char request[REQUEST_MAX];
@@ -75,8 +76,11 @@ static EFI_STATUS feed(session *s, const tcp_rx_event *ev, const char **reason)
             size_t used = 0, body_len = 0;
             const uint8_t *body = NULL;
             http_rx_state state = http_rx_feed(&s->http, data, left, &used, &body, &body_len);
-            if (body_len)
+            if (body_len) {
+                UINT64 before = clock_ticks();
                 sha256_update(&s->sha, body, body_len);
+                s->hash_ticks += clock_ticks() - before;
+            }
             data += used;
             left -= used;
             if (state == HTTP_RX_NEED_BUFFER) {
@@ -137,20 +141,6 @@ static EFI_STATUS connect_and_get(session *s, const url_target *target, const fe
                 tcp_rx_flush(&s->tcp, &ev);
                 send_event(s, &ev);
             }
-            if (s->http.state == HTTP_RX_DONE &&
-                (s->tcp.state == TCP_RX_CLOSED || clock_ms() - done_at > CLOSE_MS)) {
-                tcp_rx_abort(&s->tcp, &ev);  /* an RST only if still open */
-                send_event(s, &ev);
-                return EFI_SUCCESS;
-            }
-            if (net_deadline_passed(deadline)) {
-                tcp_rx_abort(&s->tcp, &ev);
-                send_event(s, &ev);
-                *reason = net_deadline_reason(deadline, s->http.received, s->http.length);
-                return EFI_TIMEOUT;
-            }
-            tcp_rx_tick(&s->tcp, now, &ev);
-            send_event(s, &ev);
         } else if (EFI_ERROR(status)) {
             *unavailable = !s->net.answered;
             *reason = "the NIC driver failed to receive";
@@ -168,6 +158,21 @@ static EFI_STATUS connect_and_get(session *s, const url_target *target, const fe
             if (s->http.state == HTTP_RX_DONE && !done_at)
                 done_at = clock_ms();
         }
+        /* Every pass, frame or not: a flood that keeps the queue full must not stop the clock. */
+        if (s->http.state == HTTP_RX_DONE &&
+            (s->tcp.state == TCP_RX_CLOSED || clock_ms() - done_at > CLOSE_MS)) {
+            tcp_rx_abort(&s->tcp, &ev);  /* an RST only if still open */
+            send_event(s, &ev);
+            return EFI_SUCCESS;
+        }
+        if (net_deadline_passed(deadline)) {
+            tcp_rx_abort(&s->tcp, &ev);
+            send_event(s, &ev);
+            *reason = net_deadline_reason(deadline, s->http.received, s->http.length);
+            return EFI_TIMEOUT;
+        }
+        tcp_rx_tick(&s->tcp, now, &ev);
+        send_event(s, &ev);
         if (s->tcp.state == TCP_RX_FAILED) {
             if (s->http.state == HTTP_RX_DONE)
                 return EFI_SUCCESS;
@@ -237,6 +242,7 @@ EFI_STATUS own_http_read(snp_link *link, const own_ipv4 *addr, const char *url,
         own_net_close(&s->net);
     }
     info->ms = clock_ms() - started;
+    info->hash_ms = clock_ticks_ms(s->hash_ticks);
     if (!EFI_ERROR(status)) {
         sha256_final(&s->sha, info->digest);
         info->has_digest = 1;

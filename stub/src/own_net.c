@@ -9,9 +9,26 @@
 #define REASM_TIMEOUT_MS 2000
 #define EPHEMERAL_BASE 49152
 
+/* The firmware's random number generator when it has one (RDRAND or virtio-rng behind
+ * EFI_RNG_PROTOCOL), taken once; the cycle counter alone otherwise. */
+static UINT64 firmware_seed(void)
+{
+    static EFI_GUID rng_guid = EFI_RNG_PROTOCOL_GUID;
+    EFI_RNG_PROTOCOL *rng = NULL;
+    UINT64 seed = 0;
+    if (!EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &rng_guid, NULL, (void **)&rng)) && rng)
+        uefi_call_wrapper(rng->GetRNG, 4, rng, NULL, sizeof seed, (UINT8 *)&seed);
+    return seed;
+}
+
 uint32_t own_net_random(void)
 {
     static UINT64 state;
+    static int seeded;
+    if (!seeded) {
+        state = firmware_seed();
+        seeded = 1;
+    }
     state += clock_ticks() + 0x9e3779b97f4a7c15ull;  /* splitmix64 over the counter */
     UINT64 z = state;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

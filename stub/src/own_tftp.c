@@ -16,6 +16,7 @@ typedef struct {
     own_net net;
     tftp_rx tftp;
     sha256_ctx sha;
+    UINT64 hash_ticks;
 } session;
 
 static void send_event(session *s, const tftp_rx_event *ev, const char *name)
@@ -106,22 +107,22 @@ static EFI_STATUS transfer(session *s, const char *name, const fetch_deadline *d
         frame_rx_result r;
         EFI_STATUS status = own_net_poll(&s->net, &kind, &r);
         uint32_t now = (uint32_t)clock_ms();
-        if (status == EFI_NOT_READY) {
-            if (net_deadline_passed(deadline)) {
-                if (s->tftp.tid_known)
-                    send_error(s, s->tftp.tid, 0, "fetch-timeout");
-                result->deadline_passed = 1;
-                *reason = net_deadline_reason(deadline, s->tftp.received, out->size);
-                return EFI_TIMEOUT;
-            }
-            tftp_rx_state state = tftp_rx_tick(&s->tftp, now, &ev);
-            if (ev.send != TFTP_RX_SEND_NOTHING)
-                result->timeouts++;
-            send_event(s, &ev, name);
-            if (state == TFTP_RX_FAILED)
-                return failed(s, result, reason);
-            continue;
+        /* Every pass, frame or not: a flood that keeps the queue full must not stop the clock. */
+        if (net_deadline_passed(deadline)) {
+            if (s->tftp.tid_known)
+                send_error(s, s->tftp.tid, 0, "fetch-timeout");
+            result->deadline_passed = 1;
+            *reason = net_deadline_reason(deadline, s->tftp.received, out->size);
+            return EFI_TIMEOUT;
         }
+        tftp_rx_state ticked = tftp_rx_tick(&s->tftp, now, &ev);
+        if (ev.send != TFTP_RX_SEND_NOTHING)
+            result->timeouts++;
+        send_event(s, &ev, name);
+        if (ticked == TFTP_RX_FAILED)
+            return failed(s, result, reason);
+        if (status == EFI_NOT_READY)
+            continue;
         if (EFI_ERROR(status)) {
             if (!s->net.answered)
                 result->outcome = TFTP4_UNAVAILABLE;
@@ -144,8 +145,11 @@ static EFI_STATUS transfer(session *s, const char *name, const fetch_deadline *d
             }
         }
         tftp_rx_state state = tftp_rx_receive(&s->tftp, r.src_port, r.payload, r.payload_len, now, &ev);
-        if (ev.data_len)
+        if (ev.data_len) {
+            UINT64 before = clock_ticks();
             sha256_update(&s->sha, ev.data, ev.data_len);
+            s->hash_ticks += clock_ticks() - before;
+        }
         send_event(s, &ev, name);
         if (state == TFTP_RX_DONE)
             return EFI_SUCCESS;
@@ -182,6 +186,7 @@ EFI_STATUS own_tftp_read(snp_link *link, const own_ipv4 *addr, const uint8_t ser
         own_net_close(&s->net);
     }
     result->ms = clock_ms() - started;
+    result->hash_ms = clock_ticks_ms(s->hash_ticks);
     if (!EFI_ERROR(status)) {
         if (!out->data || s->tftp.received != out->size) {
             *reason = "file changed size during the transfer";

@@ -21,25 +21,50 @@ static const uint32_t round_constants[64] = {
 
 static uint32_t rotr(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
 
+/* Eight rounds at a time with the variables renamed instead of moved, and the schedule kept
+ * as a ring of 16 words extended as the rounds go: about a third fewer instructions than the
+ * textbook loop, which counts twice under emulation. */
+#define SIGMA0(x) (rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22))
+#define SIGMA1(x) (rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25))
+#define SMALL0(x) (rotr(x, 7) ^ rotr(x, 18) ^ ((x) >> 3))
+#define SMALL1(x) (rotr(x, 17) ^ rotr(x, 19) ^ ((x) >> 10))
+#define CH(e, f, g) ((g) ^ ((e) & ((f) ^ (g))))
+#define MAJ(a, b, c) (((a) & (b)) | ((c) & ((a) | (b))))
+/* W[i] for i >= 16, in place in the ring w[16]. */
+#define EXTEND(i) \
+    (w[(i) & 15] += SMALL1(w[((i) - 2) & 15]) + w[((i) - 7) & 15] + SMALL0(w[((i) - 15) & 15]))
+#define ROUND(a, b, c, d, e, f, g, h, i, wi)                              \
+    do {                                                                  \
+        uint32_t t1 = h + SIGMA1(e) + CH(e, f, g) + round_constants[i] + (wi); \
+        d += t1;                                                          \
+        h = t1 + SIGMA0(a) + MAJ(a, b, c);                                \
+    } while (0)
+#define EIGHT(i, W)                              \
+    do {                                         \
+        ROUND(a, b, c, d, e, f, g, h, (i) + 0, W((i) + 0)); \
+        ROUND(h, a, b, c, d, e, f, g, (i) + 1, W((i) + 1)); \
+        ROUND(g, h, a, b, c, d, e, f, (i) + 2, W((i) + 2)); \
+        ROUND(f, g, h, a, b, c, d, e, (i) + 3, W((i) + 3)); \
+        ROUND(e, f, g, h, a, b, c, d, (i) + 4, W((i) + 4)); \
+        ROUND(d, e, f, g, h, a, b, c, (i) + 5, W((i) + 5)); \
+        ROUND(c, d, e, f, g, h, a, b, (i) + 6, W((i) + 6)); \
+        ROUND(b, c, d, e, f, g, h, a, (i) + 7, W((i) + 7)); \
+    } while (0)
+#define LOADED(i) w[i]
+
 static void compress_one(uint32_t state[8], const uint8_t block[64])
 {
-    uint32_t w[64];
+    uint32_t w[16];
     for (unsigned i = 0; i < 16; i++)
         w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
                (uint32_t)block[4 * i + 2] << 8 | (uint32_t)block[4 * i + 3];
-    for (unsigned i = 16; i < 64; i++) {
-        uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
     uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
     uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
-    for (unsigned i = 0; i < 64; i++) {
-        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) +
-                      round_constants[i] + w[i];
-        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g; g = f; f = e; e = d + t1;
-        d = c; c = b; b = a; a = t1 + t2;
+    EIGHT(0, LOADED);
+    EIGHT(8, LOADED);
+    for (unsigned i = 16; i < 64; i += 16) {
+        EIGHT(i, EXTEND);
+        EIGHT(i + 8, EXTEND);
     }
     state[0] += a; state[1] += b; state[2] += c; state[3] += d;
     state[4] += e; state[5] += f; state[6] += g; state[7] += h;

@@ -124,6 +124,8 @@ EFI_STATUS snp_receive(snp_link *link, uint8_t *buf, size_t cap, size_t *len)
     UINTN size = cap;
     EFI_STATUS status = uefi_call_wrapper(link->snp->Receive, 7, link->snp, NULL, &size, buf, NULL,
                                           NULL, NULL);
+    if (status == EFI_SUCCESS && size > cap)
+        return EFI_BUFFER_TOO_SMALL;  /* a driver claiming more than it had room for: dropped */
     if (status == EFI_SUCCESS) {
         *len = size;
         link->received++;

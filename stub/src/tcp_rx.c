@@ -1,5 +1,7 @@
 #include "tcp_rx.h"
 
+#include "bytes.h"
+
 static void clear_event(tcp_rx_event *ev)
 {
     ev->piece_count = 0;
@@ -177,8 +179,7 @@ static void keep_out_of_order(tcp_rx *rx, uint32_t seq, const uint8_t *data, siz
         return;
     }
     uint8_t *to = rx->store + (size_t)(free_slot - rx->slots) * TCP_RX_SLOT_BYTES;
-    for (size_t i = 0; i < len; i++)
-        to[i] = data[i];
+    bytes_copy(to, data, len);
     free_slot->seq = seq;
     free_slot->len = (uint16_t)len;
     ev->ignored = "TCP segment out of order, kept";

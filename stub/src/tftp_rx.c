@@ -1,5 +1,6 @@
 #include "tftp_rx.h"
 
+#include "bytes.h"
 #include "tftp_error.h"
 #include "tftp_oack.h"
 
@@ -234,7 +235,7 @@ static tftp_rx_state take_data(tftp_rx *rx, const uint8_t *p, size_t len, uint32
     if (rx->tsize_known && rx->received + data_len > rx->tsize)
         return fail(rx, ev, "more data than the tsize the server announced", TFTP_ERROR_ILLEGAL);
     if (data_len) {
-        __builtin_memcpy(rx->buf + rx->received, p + 4, data_len);
+        bytes_copy(rx->buf + rx->received, p + 4, data_len);
         ev->data = rx->buf + rx->received;
         ev->data_len = data_len;
         rx->received += data_len;
