@@ -8,6 +8,7 @@
 #include "cmdline.h"
 #include "console.h"
 #include "file_buf.h"
+#include "debug.h"
 #include "http.h"
 #include "initrd.h"
 #include "line.h"
@@ -512,6 +513,8 @@ static EFI_STATUS boot(stub_state *s)
         return status;
     if (policy.found)
         policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
+    if (s->policy.debug == DEBUG_WAIT)
+        debug_wait(s->self);
     print_measurement(measure_sections(s->self->ImageBase, s->self->ImageSize));
 
     if (!s->kernel.content.found || s->kernel.content.len == 0)

@@ -41,6 +41,19 @@ void tb_u64(text_buf *tb, uint64_t value)
         tb_char(tb, digits[--n]);
 }
 
+void tb_hex(text_buf *tb, uint64_t value)
+{
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[value & 15];
+        value >>= 4;
+    } while (value);
+    tb_str(tb, "0x");
+    while (n > 0)
+        tb_char(tb, digits[--n]);
+}
+
 /* Control bytes, and bytes of non-ASCII characters, which OVMF's serial console turns into '?':
  * escaped, the line stays exact on every console. */
 static int needs_escape(uint8_t c) { return c < 0x20 || c >= 0x7f; }

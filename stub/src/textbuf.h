@@ -16,6 +16,8 @@ void tb_init(text_buf *tb, char *buf, size_t cap);
 void tb_str(text_buf *tb, const char *s);
 void tb_bytes(text_buf *tb, const uint8_t *bytes, size_t len);
 void tb_u64(text_buf *tb, uint64_t value);
+/* 0x and lowercase hex digits, no leading zeros (addresses for a debugger). */
+void tb_hex(text_buf *tb, uint64_t value);
 /* Double-quoted with `\"`, `\\` and `\xNN` (other control bytes) escapes. */
 void tb_quoted(text_buf *tb, const uint8_t *bytes, size_t len);
 /* Quoted only when needed: empty, or containing a space, `"` or a control byte. */

@@ -14,6 +14,13 @@ static void test_text_buf(void)
     tb_u64(&tb, 0);
     tb_u64(&tb, 18446744073709551615ull);
     CHECK_STR(storage, "018446744073709551615");
+    tb_init(&tb, storage, sizeof storage);
+    tb_hex(&tb, 0);
+    tb_str(&tb, " ");
+    tb_hex(&tb, 0x7e8f1000);
+    tb_str(&tb, " ");
+    tb_hex(&tb, 0xffffffffffffffffull);
+    CHECK_STR(storage, "0x0 0x7e8f1000 0xffffffffffffffff");
 
     tb_init(&tb, storage, sizeof storage);
     tb_quoted(&tb, (const uint8_t *)"a \"b\" \\c\n", 9);

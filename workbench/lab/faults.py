@@ -42,8 +42,14 @@ class FaultPlan:
     # stops answering ARP (an address the firmware already knows still works; a client that
     # has to ask, such as the stub's own network path, gets no answer).
     arp_silent_after: list[str] = field(default_factory=list)
+    # The lab's link (every frame of every protocol, both ways, see lab/link_relay.py): the
+    # share of frames dropped, and of frames held back until the next one has gone, by an RNG
+    # seeded with link_seed (the same seed, the same fate for the same sequence of frames).
+    link_loss_percent: float = 0.0
+    link_reorder_percent: float = 0.0
+    link_seed: int = 1
 
-    def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str]]:
+    def to_dict(self) -> dict[str, dict[str, int] | dict[str, str] | list[str] | float | int]:
         return {
             "fail_first": self.fail_first,
             "stop_after": self.stop_after,
@@ -56,10 +62,14 @@ class FaultPlan:
             "trickle_after": self.trickle_after,
             "repeat_after": self.repeat_after,
             "arp_silent_after": self.arp_silent_after,
+            "link_loss_percent": self.link_loss_percent,
+            "link_reorder_percent": self.link_reorder_percent,
+            "link_seed": self.link_seed,
         }
 
     def __bool__(self) -> bool:
-        return any(self.to_dict().values())
+        # A seed alone injects nothing.
+        return any(value for name, value in self.to_dict().items() if name != "link_seed")
 
     def for_name(self, name: str) -> Faults:
         return Faults(

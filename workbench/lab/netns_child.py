@@ -23,6 +23,7 @@ from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote, Transfer
 from workbench.lab.http import HttpServer
+from workbench.lab.link_relay import LinkRelay, impairs_link
 from workbench.lab.listen import where
 from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
@@ -260,8 +261,13 @@ def run(config: NetLabConfig) -> int:
             if config.tpm:
                 tpm = stack.enter_context(SoftwareTpm())
                 emit(LabNote(f"swtpm (pid {tpm.process.pid if tpm.process else '?'}): TPM 2.0"))
+            relay = None
+            if config.faults is not None and impairs_link(config.faults):
+                relay = LinkRelay(TAP_DEVICE, workdir, config.faults, lambda t: emit(LabNote(t)))
+                stack.enter_context(relay)
             spec = MachineSpec(
                 tpm_socket=tpm.socket if tpm is not None else None,
+                dgram_link=relay.link if relay is not None else None,
                 firmware=config.firmware,
                 vars_path=config.vars_path,
                 qmp_path=workdir / "qmp.sock",

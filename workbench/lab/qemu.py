@@ -87,6 +87,15 @@ def accelerator(firmware_code: Path) -> str:
 
 
 @dataclass
+class DgramLink:
+    """The NIC's frames over unix datagram sockets instead of a tap device: QEMU binds `local`
+    and sends to `remote` (the lab's link relay, which impairs the link)."""
+
+    local: Path
+    remote: Path
+
+
+@dataclass
 class MachineSpec:
     """What to run: firmware, a private VARS copy, and either a disk image or a tap device."""
 
@@ -98,6 +107,7 @@ class MachineSpec:
     disk_image: Path | None = None
     tap_device: str | None = None
     tpm_socket: Path | None = None  # swtpm's control socket: the guest gets a TPM 2.0
+    dgram_link: DgramLink | None = None  # set: the NIC goes through it, not the tap device
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -127,7 +137,14 @@ def build_command(spec: MachineSpec) -> list[str]:
             "-drive", f"if=none,id=esp,format=raw,file={spec.disk_image}",
             "-device", "virtio-blk-pci,drive=esp,bootindex=1",
         ]  # fmt: skip
-    if spec.tap_device is not None:
+    if spec.dgram_link is not None:
+        link = spec.dgram_link
+        command += [
+            "-netdev", f"dgram,id=n0,local.type=unix,local.path={link.local},"
+                       f"remote.type=unix,remote.path={link.remote}",
+            "-device", "virtio-net-pci,netdev=n0,bootindex=1,romfile=",
+        ]  # fmt: skip
+    elif spec.tap_device is not None:
         command += [
             "-netdev", f"tap,id=n0,ifname={spec.tap_device},script=no,downscript=no",
             # romfile= makes OVMF use its own virtio-net driver rather than iPXE's option ROM.
