@@ -171,4 +171,3 @@ def test_tampered_initrd_over_http_and_ipv6_never_boots(make_tree: Callable[...,
     outcome, recorder = boot_in_lab(make_tree(), "http", ipv6=True, faults=faults, timeout=120)
     error = assert_stub_refused(outcome, recorder, "initrd", "initrd.img")
     assert (error.reason or "").startswith("sha256 mismatch")
-

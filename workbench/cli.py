@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "set",
     "build",
     "boot",
+    "debug",
     "serve",
     "preview",
     "explain",

@@ -24,7 +24,6 @@ POLICY_KEYS: dict[str, str] = {
     "tftp-window": "TFTP window, 1 to 256",
     "fetch-timeout": "seconds one file may take over the network, 1 to 3600",
     "net-stack": "own (the stub's own TCP/IP over the NIC driver) or firmware",
-    "debug": "off, or wait (print the load address and wait for a debugger)",
 }
 
 # Decimal numbers and their ranges, as the stub reads them (stub/src/policy.c).
@@ -43,8 +42,6 @@ def _policy_value_ok(key: str, value: str) -> bool:
         return value in ("auto", "local", "net", "http")
     if key == "net-stack":
         return value in ("own", "firmware")
-    if key == "debug":
-        return value in ("off", "wait")
     if key in _NUMBER_RANGES:
         low, high, digits = _NUMBER_RANGES[key]
         return (

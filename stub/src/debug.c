@@ -10,6 +10,15 @@
  * debugger finds it by name in the stub's symbols. */
 volatile UINT32 stub_debugger_attached;
 
+int debug_requested(void)
+{
+    EFI_GUID vendor = DEBUG_VARIABLE_GUID;
+    UINT8 value = 0;
+    UINTN size = sizeof value;
+    EFI_STATUS status = uefi_call_wrapper(RT->GetVariable, 5, DEBUG_VARIABLE_NAME, &vendor, NULL, &size, &value);
+    return !EFI_ERROR(status) && size == 1 && value == 1;
+}
+
 void debug_wait(EFI_LOADED_IMAGE *self)
 {
     char storage[CONSOLE_LINE_MAX];

@@ -513,8 +513,6 @@ static EFI_STATUS boot(stub_state *s)
         return status;
     if (policy.found)
         policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
-    if (s->policy.debug == DEBUG_WAIT)
-        debug_wait(s->self);
     print_measurement(measure_sections(s->self->ImageBase, s->self->ImageSize));
 
     if (!s->kernel.content.found || s->kernel.content.len == 0)
@@ -643,6 +641,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *system_table)
         console_error("stub", NULL, "no LoadedImage protocol", status);
         return follow_policy(&state, status);
     }
+    if (debug_requested())
+        debug_wait(state.self);
     status = boot(&state);
     return follow_policy(&state, status);
 }

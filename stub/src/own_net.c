@@ -6,7 +6,9 @@
 
 #define ARP_RETRY_MS 250
 #define ARP_TRIES 8
-#define REASM_TIMEOUT_MS 2000
+/* Fragments of one datagram follow each other within a millisecond on a LAN; a datagram that
+ * lost one holds its slot this long, so keep it short. */
+#define REASM_TIMEOUT_MS 100
 #define EPHEMERAL_BASE 49152
 
 /* The firmware's random number generator when it has one (RDRAND or virtio-rng behind

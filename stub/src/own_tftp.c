@@ -7,10 +7,11 @@
 #include "tftp_oack.h"
 #include "tftp_rx.h"
 
-/* The server resends a window after its own timeout; ours only covers a lost last ACK or a
- * lost request, so one second, and the fetch-timeout bounds the whole. */
-#define RETRY_MS 1000
-#define RETRIES 8
+/* A gap is ACKed at once (RFC 7440); this covers what shows no gap: the request, a window's
+ * last block or our ACK lost. Short, as a LAN's round trip is; 30 of them in a row (6 s of
+ * silence) end the transfer, and the fetch-timeout bounds the whole. */
+#define RETRY_MS 200
+#define RETRIES 30
 
 typedef struct {
     own_net net;

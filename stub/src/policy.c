@@ -9,7 +9,6 @@ void policy_defaults(stub_policy *policy)
     policy->tftp_window = POLICY_DEFAULT_WINDOW;
     policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
     policy->stack = NET_STACK_OWN;
-    policy->debug = DEBUG_OFF;
 }
 
 static int is_blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -55,7 +54,6 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
     static const char *const on_error_words[] = {"reset", "halt", "exit", NULL};
     static const char *const source_words[] = {"auto", "local", "net", "http", NULL};
     static const char *const stack_words[] = {"own", "firmware", NULL};
-    static const char *const debug_words[] = {"off", "wait", NULL};
     while (len > 0 && is_blank(line[0])) {
         line++;
         len--;
@@ -123,14 +121,6 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
             policy->stack = NET_STACK_OWN;
         } else {
             policy->stack = (net_stack)i;
-        }
-    } else if (equals(line, key_len, "debug")) {
-        int i = pick(value, value_len, debug_words);
-        if (i < 0) {
-            warn(ctx, "bad debug value, off or wait (using off)", value, value_len);
-            policy->debug = DEBUG_OFF;
-        } else {
-            policy->debug = (debug_mode)i;
         }
     } else {
         warn(ctx, "unknown key (ignored)", line, key_len);

@@ -11,8 +11,7 @@ typedef enum { SOURCE_AUTO, SOURCE_LOCAL, SOURCE_NET, SOURCE_HTTP } boot_source;
 /* Whose network stack carries the stub's transfers: its own over the firmware's NIC driver
  * (SNP), or the firmware's protocols (MTFTP4, HTTP, PXE Base Code). */
 typedef enum { NET_STACK_OWN, NET_STACK_FIRMWARE } net_stack;
-/* `debug=wait`: print where the stub is loaded and wait for a debugger (debug.h). */
-typedef enum { DEBUG_OFF, DEBUG_WAIT } debug_mode;
+
 
 typedef struct {
     on_error_action on_error;
@@ -22,7 +21,6 @@ typedef struct {
     unsigned tftp_window;   /* RFC 7440 window asked for, 1..256 (1: lock-step, no option) */
     unsigned fetch_timeout; /* seconds one file may take over the network, 1..3600 */
     net_stack stack;
-    debug_mode debug;
 } stub_policy;
 
 #define POLICY_DEFAULT_DELAY 5

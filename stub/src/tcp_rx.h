@@ -2,7 +2,7 @@
  * I/O of its own: it opens (SYN with MSS 1460 and window scale for a 256 KiB window), sends one
  * small request (one segment, resent until ACKed), and hands the server's byte stream to the
  * caller in order, each byte exactly once: in-order data straight from the segment, data
- * beyond a gap from a small store of caller-provided slots. Each call answers with at most one
+ * beyond a gap from a store of caller-provided slots as large as the window. Each call answers with at most one
  * segment to send. ACKs: every second full segment, at once on a gap (so the server
  * retransmits fast) or when a gap fills, and when the caller says its receive queue is empty
  * (tcp_rx_flush). The server's FIN ends the stream; we ACK it with our own FIN.
@@ -24,7 +24,9 @@
 #define TCP_RX_WSCALE 3
 #define TCP_RX_WINDOW (256u * 1024) /* what we advertise when the server scales windows */
 #define TCP_RX_SLOT_BYTES TCP_RX_MSS /* one out-of-order segment (longer ones are cut) */
-#define TCP_RX_SLOTS_MAX 16
+/* Enough to keep the whole advertised window beyond a lost segment: without SACK, a segment
+ * dropped here would cost the server one more round trip each (NewReno's partial ACKs). */
+#define TCP_RX_SLOTS_MAX (TCP_RX_WINDOW / TCP_RX_MSS + 1)
 #define TCP_RX_REQUEST_MAX TCP_RX_MSS
 
 typedef enum {

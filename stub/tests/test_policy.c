@@ -133,22 +133,8 @@ static void test_net_stack(void)
     CHECK_STR(w.last, "bad net-stack value, own or firmware (using own): Firmware");
 }
 
-/* A debugger's stop: off unless asked for. */
-static void test_debug(void)
-{
-    struct warnings w;
-    stub_policy p = parse_policy("", &w);
-    CHECK(p.debug == DEBUG_OFF);
-    p = parse_policy("debug=wait", &w);
-    CHECK(p.debug == DEBUG_WAIT && !w.count);
-    p = parse_policy("debug=wait\ndebug=yes", &w);
-    CHECK(p.debug == DEBUG_OFF && w.count == 1);
-    CHECK_STR(w.last, "bad debug value, off or wait (using off): yes");
-}
-
 void test_policy_all(void)
 {
-    test_debug();
     test_net_stack();
     test_policy();
     test_tftp_keys();

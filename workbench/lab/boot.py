@@ -42,7 +42,7 @@ from workbench.lab.events import (
 from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
-from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest
+from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest, gdbstub_args
 from workbench.lab.shim import ShimWatch, staged_request
 from workbench.lab.tpm import SoftwareTpm
 
@@ -94,6 +94,7 @@ class LocalLab:
             secure_boot=self.request.secure_boot,
             disk_image=image,
             tpm_socket=self.tpm.socket if self.tpm is not None else None,
+            extra_args=gdbstub_args(self.request.gdb_socket),
         )
         self.qemu = QemuProcess(spec, publish)
         self.qemu.start()

@@ -213,6 +213,13 @@ class LinkRelay:
                     path.unlink()
 
     def _run(self) -> None:
+        try:
+            self._relay()
+        except OSError as error:
+            # The link is down from here on: say so, the boot then fails on its own.
+            self.report(f"link: relay failed: {error}; {self.counters_text()}")
+
+    def _relay(self) -> None:
         assert self._socket is not None
         self._selector.register(self._wake_reader, selectors.EVENT_READ, "wake")
         self._selector.register(self._tap, selectors.EVENT_READ, "tap")

@@ -78,6 +78,7 @@ class NetLab:
             tpm=self.request.tpm,
             protocol="http" if self.request.mode == "http" else "tftp",
             ipv6=self.request.ipv6,
+            gdb_socket=self.request.gdb_socket,
         )
 
     def start(self, publish: Callable[[Event], None]) -> None:

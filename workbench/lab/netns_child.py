@@ -27,7 +27,7 @@ from workbench.lab.link_relay import LinkRelay, impairs_link
 from workbench.lab.listen import where
 from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
-from workbench.lab.request import NetLabConfig
+from workbench.lab.request import NetLabConfig, gdbstub_args
 from workbench.lab.tftp import TftpServer
 from workbench.lab.tpm import SoftwareTpm
 
@@ -58,8 +58,16 @@ def emit(event: Event) -> None:
     with _emit_lock:
         sys.stdout.write(json.dumps(event.to_dict()) + "\n")
         sys.stdout.flush()
-    if isinstance(event, Transfer) and event.state == "done" and event.filename in _arp_silent_after:
+    if _silences_arp(event):
         silence_arp()
+
+
+def _silences_arp(event: Event) -> bool:
+    return (
+        isinstance(event, Transfer)
+        and event.state == "done"
+        and event.filename in _arp_silent_after
+    )
 
 
 def silence_arp() -> None:
@@ -274,7 +282,7 @@ def run(config: NetLabConfig) -> int:
                 memory_mb=config.memory_mb,
                 secure_boot=config.secure_boot,
                 tap_device=TAP_DEVICE,
-                extra_args=firmware_switches(config),
+                extra_args=firmware_switches(config) + gdbstub_args(config.gdb_socket),
             )
             qemu = QemuProcess(spec, emit)
             qemu.start()

@@ -59,6 +59,13 @@ class BootRequest:
     # and boots the firmware with Microsoft's keys. net and http serve that layout as is:
     # shim fetches its second stage next to its own path by TFTP or HTTP.
     shim: ShimOptions | None = None
+    # QEMU's gdbstub on this unix socket (`workbench debug`); None: no gdbstub.
+    gdb_socket: Path | None = None
+
+
+def gdbstub_args(socket: Path | None) -> list[str]:
+    """QEMU's arguments for a gdbstub on a unix socket; it does not wait for a debugger."""
+    return [] if socket is None else ["-gdb", f"unix:{socket},server=on,wait=off"]
 
 
 @dataclass
@@ -77,6 +84,7 @@ class NetLabConfig:
     tpm: bool = False
     protocol: NetProtocol = "tftp"
     ipv6: bool = False
+    gdb_socket: Path | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -103,4 +111,5 @@ class NetLabConfig:
             tpm=bool(data.get("tpm", False)),
             protocol=data.get("protocol", "tftp"),
             ipv6=bool(data.get("ipv6", False)),
+            gdb_socket=Path(data["gdb_socket"]) if data.get("gdb_socket") else None,
         )

@@ -10,7 +10,8 @@ themselves); the transfer loop is ours, so windows, block-number rollover and fa
   so a silent client holds its session for (retries + 1) x 5 s at most, not 25 minutes.
 - RFC 7440: `windowsize` up to the server's cap. The server sends a whole window, then waits
   for one ACK. An ACK for a block inside the window moves the window to the block after it
-  (the client saw a gap); an ACK older than the window is a stale duplicate and is ignored
+  (the client saw a gap), and so does the ACK of the block just before the window (the gap
+  was at its first block); an older ACK, or any duplicate in lock-step, is stale and ignored
   (no Sorcerer's Apprentice). A timeout resends from the first unacknowledged block, or from
   an older block when the client acknowledged that one during the silence.
 - Block numbers roll over from 65535 to 0, as tftpy, atftp and EDK2 expect.
@@ -247,6 +248,13 @@ class Session:
             if not isinstance(reply, TftpPacketACK):
                 continue
             block = self._unwrap(reply.blocknumber, first - 1, last)
+            if block == first - 1 and self.options.window > 1:
+                # RFC 7440: the ACK of the block just before the window is the client's word
+                # that the window's first block never came (it saw a gap): send it again now,
+                # rather than after a timeout. In lock-step the same ACK is a duplicate and
+                # stays ignored (no Sorcerer's Apprentice).
+                self.result.retransmits += last - first + 1
+                return "acked"
             if block is None or block < first:
                 # Stale or duplicate: the window stays (no Sorcerer's Apprentice), but remember
                 # an ACK from behind the window in case the client stays silent.
