@@ -159,6 +159,7 @@ class Session:
         self.data_sent = 0  # DATA packets handed to the socket, for drop_every
         self.dropped: set[int] = set()
         self.behind: int | None = None  # the oldest ACK seen from behind the window
+        self.restarted: int | None = None  # the block whose ACK last restarted a window
         self.last_block = size // negotiated.blksize + 1  # the short (maybe empty) last block
 
     # -- the transfer ----------------------------------------------------------------------
@@ -248,11 +249,14 @@ class Session:
             if not isinstance(reply, TftpPacketACK):
                 continue
             block = self._unwrap(reply.blocknumber, first - 1, last)
-            if block == first - 1 and self.options.window > 1:
+            if block == first - 1 and self.options.window > 1 and self.restarted != block:
                 # RFC 7440: the ACK of the block just before the window is the client's word
                 # that the window's first block never came (it saw a gap): send it again now,
-                # rather than after a timeout. In lock-step the same ACK is a duplicate and
-                # stays ignored (no Sorcerer's Apprentice).
+                # rather than after a timeout. Once per block: a client that ACKs every block
+                # after a gap (EDK2 does) must not restart the window for each of them, and in
+                # lock-step the same ACK is a duplicate and stays ignored (no Sorcerer's
+                # Apprentice).
+                self.restarted = block
                 self.result.retransmits += last - first + 1
                 return "acked"
             if block is None or block < first:
