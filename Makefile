@@ -58,6 +58,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench.bench_netboot
 	$(PY) -m bench.bench_transports
 	$(PY) -m bench.bench_layers
+	$(PY) -m bench.bench_wire
 	$(PY) -m bench.bench_tui
 	$(PY) -m bench.bench_inspect
 	$(PY) -m bench.bench_boot
