@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.bench_boot import INITRD, make_big_initrd, make_uki_tree
 from bench.bench_netboot import thin_tree
-from bench.common import RESULTS, format_table, median
+from bench.common import RESULTS, add_round_options, format_table, median
 from workbench import contract
 from workbench.lab.boot import BootRequest, boot
 from workbench.lab.events import Event, StubStep
@@ -78,10 +78,7 @@ def measure(case: Case) -> tuple[float | None, float, dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pad-mib", type=int, default=32)
-    parser.add_argument("--only", metavar="TEXT", help="run the cases whose name contains TEXT "
-                        "(printed only; the JSON and plot need every case)")  # fmt: skip
+    add_round_options(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-transports-") as scratch:
         directory = Path(scratch)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from bench.bench_boot import INITRD, make_big_initrd
 from bench.bench_netboot import CMDLINE, thin_tree
-from bench.common import REPO, RESULTS, format_table, median
+from bench.common import REPO, RESULTS, add_round_options, format_table, median
 from workbench import contract
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Event, LabNote, Outcome, StubStep, Transfer
@@ -286,10 +286,7 @@ def make_cases(directory: Path, initrd: Path) -> list[Case]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pad-mib", type=int, default=32)
-    parser.add_argument("--only", metavar="TEXT", help="run the cases whose name contains TEXT "
-                        "(printed only; the JSON and plot need every case)")  # fmt: skip
+    add_round_options(parser)
     parser.add_argument("--lab-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lab_child:

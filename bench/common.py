@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,3 +25,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 RESULTS = REPO / "bench" / "results"
+
+
+def add_round_options(parser: argparse.ArgumentParser) -> None:
+    """--rounds, --pad-mib and --only, as the boot benchmarks share them."""
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pad-mib", type=int, default=32)
+    parser.add_argument("--only", metavar="TEXT", help="run the cases whose name contains TEXT "
+                        "(printed only; the JSON and plot need every case)")  # fmt: skip
