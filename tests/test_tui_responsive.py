@@ -16,6 +16,7 @@ from workbench import contract
 from workbench.pe.edit import rewrite_sections
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.compare_pane import ComparePane
+from workbench.tui.log_pane import LogPane
 from workbench.tui.preview_pane import PreviewPane
 from workbench.tui.sections import SectionsPane
 
@@ -104,6 +105,31 @@ async def test_compare_tab_shows_the_diff(make_tree: Callable[..., Path], tmp_pa
         pane = app.query_one(ComparePane)
         await wait_until(pilot, lambda: "different" in pane.text)
         assert "~ cmdline: console=ttyS0 quiet -> console=ttyS0 loud" in pane.text
+
+
+async def test_log_tab_explains_a_log_from_another_machine(
+    make_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`open --log`: the timeline `workbench explain` gives, off the UI thread, as text."""
+    root = make_tree()
+    log = tmp_path / "machine.log"
+    log.write_bytes(
+        b"\x1b[2J>>Start PXE over IPv4.\r\n"
+        b"stub: version=0.1.0\r\nstub: source=net server=10.0.2.2\r\n"
+        b"stub: loading initrd path=\\EFI\\Linux\\initrd.img "
+        b"from=tftp://10.0.2.2/EFI/Linux/initrd.img\r\n"
+        b"stub: error: initrd \\EFI\\Linux\\initrd.img: sha256 mismatch [x] "
+        b"status=EFI_SECURITY_VIOLATION\r\n"
+    )
+    app = WorkbenchApp(root / contract.BOOT_PATH, root=root, log=log)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("7")
+        assert app.query_one(TabbedContent).active == "log"
+        pane = app.query_one(LogPane)
+        await wait_until(pilot, lambda: "Reading the log" not in pane.text)
+        assert "sha256 mismatch [x]" in pane.text  # as text: brackets are not markup
+        assert "EFI_SECURITY_VIOLATION" in pane.text and "10.0.2.2" in pane.text
+        assert "failed at line 5" in pane.text and "what to do:" in pane.text
 
 
 async def test_slow_work_never_runs_on_the_ui_thread(

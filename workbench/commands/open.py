@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--compare", type=Path, metavar="OTHER", help="a Compare tab: STUB against OTHER, as diff"
     )
     parser.add_argument(
+        "--log", type=Path, metavar="FILE",
+        help="a Log tab: a console log from any machine explained, as `workbench explain`",
+    )  # fmt: skip
+    parser.add_argument(
         "--tpm", action="store_true", help="boots get a TPM 2.0 (swtpm) and check PCR 11"
     )
     parser.set_defaults(func=run)
@@ -46,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.compare is not None and not args.compare.is_file():
         raise WorkbenchError(f"compare {args.compare}: no such file")
+    if args.log is not None and not args.log.is_file():
+        raise WorkbenchError(f"log {args.log}: no such file")
     app = WorkbenchApp(
         args.stub,
         root=args.root,
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         boot_timeout=args.timeout,
         compare=args.compare,
         tpm=args.tpm,
+        log=args.log,
     )
     app.run()
     return 0

@@ -20,6 +20,7 @@ from textual.worker import Worker, get_current_worker
 from workbench.compare import Comparison, compare
 from workbench.edits import Signing, write_stub
 from workbench.errors import InternalError, LabFailure, MissingTool, WorkbenchError
+from workbench.explain import explain_log, render
 from workbench.keys import Readiness, prepare_secure_boot_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Event, Outcome, OutcomeKind
@@ -35,6 +36,7 @@ from workbench.tui.editing import FIELD_LABELS, EditSession, Field
 from workbench.tui.footer import SteadyFooter
 from workbench.tui.formatting import human_size, short_path
 from workbench.tui.lazy import PaintsWhenShown
+from workbench.tui.log_pane import LogPane
 from workbench.tui.model import Hashes, LoadedStub, hash_stub, load_stub, stub_in_root
 from workbench.tui.overview import OverviewFacts, OverviewPane
 from workbench.tui.pcr_job import predict_pcr11
@@ -107,7 +109,7 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+r", "rehash", "Rehash", priority=True),
         *(
             Binding(str(number), f"show_tab('{tab}')", tab.title(), show=False)
-            for number, tab in enumerate((*TABS, "compare"), start=1)
+            for number, tab in enumerate((*TABS, "compare", "log"), start=1)
         ),
     ]
 
@@ -121,12 +123,14 @@ class WorkbenchApp(App[None]):
         boot_timeout: float = 120.0,
         compare: Path | None = None,
         tpm: bool = False,
+        log: Path | None = None,
     ) -> None:
         super().__init__()
         self.tpm = tpm
         self.pcr11: str | None = None  # the saved stub's predicted PCR 11 (sha256)
         self.pcr11_sections: tuple[str, ...] = ()
         self.compare_path = Path(compare) if compare is not None else None
+        self.log_path = Path(log) if log is not None else None
         self.stub_path = Path(stub_path)
         self.root = Path(root) if root is not None else tree_of(self.stub_path)
         self.root_given = root is not None
@@ -164,6 +168,9 @@ class WorkbenchApp(App[None]):
             if self.compare_path is not None:
                 with TabPane("6 Compare", id="compare"):
                     yield ComparePane(id="compare-pane")
+            if self.log_path is not None:
+                with TabPane("7 Log", id="log"):
+                    yield LogPane(id="log-pane")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
@@ -171,6 +178,8 @@ class WorkbenchApp(App[None]):
         self.refresh_all()
         if self.compare_path is not None:
             self.compute_comparison(self.compare_path)
+        if self.log_path is not None:
+            self.explain_log_file(self.log_path)
         self._watch_hangup(True)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -204,6 +213,22 @@ class WorkbenchApp(App[None]):
             except WorkbenchError as error:
                 comparison = f"Cannot compare: {error}"
             self.call_from_thread(self._show_comparison, comparison)
+
+    @work(thread=True, exclusive=True, group="log", exit_on_error=False)
+    def explain_log_file(self, log: Path) -> None:
+        """The log is read and the tree's files hashed: off the UI thread."""
+        with in_background():
+            try:
+                explanation = explain_log(log, self.root if self.root_given else None,
+                                          self.stub_path)  # fmt: skip
+                text = render(explanation)
+            except WorkbenchError as error:
+                text = f"Cannot explain {log}: {error}"
+            self.call_from_thread(self._show_log, text)
+
+    def _show_log(self, text: str) -> None:
+        if self.panes_ready:
+            self.query_one(LogPane).show_message(text)
 
     def _show_comparison(self, comparison: Comparison | str) -> None:
         if not self.panes_ready:
@@ -669,7 +694,8 @@ class WorkbenchApp(App[None]):
     # -- the rest --
 
     def action_show_tab(self, tab: str) -> None:
-        if tab == "compare" and self.compare_path is None:
+        absent = {"compare": self.compare_path is None, "log": self.log_path is None}
+        if absent.get(tab, False):
             return
         self.query_one(TabbedContent).active = tab
 
