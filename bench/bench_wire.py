@@ -202,14 +202,29 @@ def server_span(events: list[Event], names: set[str]) -> float | None:
     return max(done) - min(e.t for e in transfers)
 
 
-def measure(case: Case, names: set[str]) -> dict[str, Any]:
+# OVMF 2022.11's HTTP Boot over IPv6 sometimes gives up before the stub runs (see the lab's
+# notes in README: DHCPv6 before duplicate address detection ends). Such a boot says nothing
+# about the stub: it gets another machine, up to this many in all.
+FIRMWARE_ATTEMPTS = 3
+
+
+def boot_once(case: Case) -> tuple[Outcome, list[Event]]:
     events: list[Event] = []
     request = BootRequest(root=case.root, mode=case.mode, expect=contract.SAMPLE_MARKER,
                           timeout=300, ipv6=case.ipv6)  # fmt: skip
     if case.ipxe_script is not None:
-        outcome: Outcome = IpxeRun(request, case.ipxe_script, events.append).run()
-    else:
-        outcome = BootRun(request, events.append).run()
+        return IpxeRun(request, case.ipxe_script, events.append).run(), events
+    return BootRun(request, events.append).run(), events
+
+
+def measure(case: Case, names: set[str]) -> dict[str, Any]:
+    for attempt in range(1, FIRMWARE_ATTEMPTS + 1):
+        outcome, events = boot_once(case)
+        stub_ran = any(isinstance(e, StubStep) for e in events)
+        if outcome.ok or stub_ran or not (case.ipv6 and case.mode == "http"):
+            break
+        print(f"  {case.name}: the firmware gave up before the stub ({outcome.kind}), "
+              f"attempt {attempt} of {FIRMWARE_ATTEMPTS}")  # fmt: skip
     if not outcome.ok:
         raise SystemExit(f"{case.name}: {outcome.kind}: {outcome.reason}")
     steps = [e for e in events if isinstance(e, StubStep)]

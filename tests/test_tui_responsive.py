@@ -189,3 +189,18 @@ async def test_overview_predicts_pcr11_and_warns_before_an_edit_moves_it(
         app.query_one("#edit-cmdline", Input).focus()
         await pilot.press("end", "x")
         await wait_until(pilot, lambda: "PCR 11 will not unseal" in pane.text)
+
+
+async def test_debug_key_names_the_command_when_there_is_no_terminal(
+    make_tree: Callable[..., Path],
+) -> None:
+    """`D` hands the terminal to `workbench debug`; headless, where the app cannot step aside,
+    it says the command to run instead, and nothing starts."""
+    root = make_tree()
+    app = WorkbenchApp(root / contract.BOOT_PATH, root=root)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("D")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert f"A debug boot needs a terminal: run workbench debug {root} --mode local" in messages
+        assert not app.boot_running

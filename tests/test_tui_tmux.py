@@ -35,6 +35,10 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "wb").stdout
 
+    def history(self) -> str:
+        """The screen and what scrolled off it."""
+        return self("capture-pane", "-p", "-S", "-5000", "-t", "wb").stdout
+
     def wait_for(self, *texts: str, timeout: float = 20) -> str:
         """The screen once every text is on it: a capture can land mid-render."""
         deadline = time.monotonic() + timeout
@@ -109,3 +113,33 @@ def test_closing_the_terminal_keeps_unsaved_edits(
         tmux("kill-server", check=False)
     script = stub.with_name(stub.name + ".unsaved-edits.sh").read_text()
     assert f"--cmdline '{BASE_CMDLINE} quiet'" in script
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(180)
+def test_debug_key_hands_the_terminal_to_gdb_and_comes_back(
+    make_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`D` in a real terminal: the app steps aside, `workbench debug` boots ROOT with GDB
+    attached at the stub's address (its breakpoint on the failure path is set and the stub
+    released), GDB takes the keys, and after `quit` the app is back with the exit code."""
+    tmux = Tmux(require_tool("tmux"), f"workbench-test-{os.getpid()}")
+    require_tool("gdb")
+    root = make_tree()
+    command = f"env -u COLUMNS -u LINES {WORKBENCH} open {root / contract.BOOT_PATH} --root {root}"
+    tmux("new-session", "-d", "-s", "wb", "-x", "120", "-y", "40", "-c", str(tmp_path), command)
+    try:
+        tmux.wait_for("Overview", BASE_CMDLINE)
+        tmux("send-keys", "-t", "wb", "D")
+        # The boot runs to its end (a good tree never meets the breakpoint); GDB then waits.
+        tmux.wait_for("(gdb)", "machine powered off", timeout=150)
+        session = tmux.history()
+        # GDB read the stub's symbols at the base the stub printed and set the failure
+        # breakpoint before releasing it; the kernel came up under it.
+        assert "stub: debug base=0x" in session and "add symbol table" in session, session
+        assert "Breakpoint 1 at 0x" in session and "file src/console.c" in session, session
+        assert "WORKBENCH-SAMPLE-OK" in session and "Breakpoint 1," not in session
+        tmux("send-keys", "-t", "wb", "quit", "Enter")
+        tmux.wait_for("Overview", "debug boot ended with exit code", timeout=30)
+    finally:
+        tmux("kill-server", check=False)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
@@ -92,6 +95,7 @@ class WorkbenchApp(App[None]):
         Binding("N", "boot('net', True)", "SB netboot", show=False),
         Binding("H", "boot('http', True)", "SB HTTP boot", show=False),
         Binding("S", "boot_shim", "Boot through shim", show=False),
+        Binding("D", "debug_boot", "Debug boot", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
         # The same with keys a text field never takes: they work wherever the focus is.
         Binding("f5", "boot('local')", "Boot", show=False, priority=True),
@@ -582,6 +586,29 @@ class WorkbenchApp(App[None]):
         self.boot_worker = self.run_worker(
             lambda: run_boot(run), thread=True, exclusive=True, group="boot", name="boot-shim"
         )
+
+    def debug_command(self) -> list[str]:
+        """`workbench debug` of ROOT from a local ESP, as the same Python runs it."""
+        assert self.root is not None
+        return [sys.executable, "-c", "from workbench.cli import main; raise SystemExit(main())",
+                "debug", str(self.root), "--mode", "local"]  # fmt: skip
+
+    def action_debug_boot(self) -> None:
+        """GDB wants the terminal: the app steps aside while `workbench debug` runs in it."""
+        if self.boot_running or self.root is None:
+            self.notify("A debug boot needs --root and no boot running.", severity="warning")
+            return
+        if self.session.is_dirty:
+            self.notify("Debugging the saved stub; the unsaved edits are not in it.")
+        command = self.debug_command()
+        try:
+            with self.suspend():
+                code = subprocess.run(command, check=False).returncode
+        except SuspendNotSupported:
+            shown = shlex.join(["workbench", *command[3:]])
+            self.notify(f"A debug boot needs a terminal: run {shown}", severity="warning")
+            return
+        self.notify(f"The debug boot ended with exit code {code}.")
 
     @work(exclusive=True, group="dialog")
     async def boot_flow(self, mode: str, secure_boot: bool = False, ipv6: bool = False) -> None:
