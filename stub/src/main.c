@@ -278,7 +278,7 @@ static void print_loaded(const payload *p, const char *outcome, int fat)
  * this much later, only catches a firmware call that never returns. */
 #define WATCHDOG_MARGIN_SECONDS 60
 
-/* `transfer <what> via=... bytes=N [blksize=N window=N] ms=N [hash_ms=N] [timeouts=N]` */
+/* `transfer <what> via=... bytes=N [blksize=N window=N] ms=N [hash_ms=N nic_ms=N] [timeouts=N]` */
 static void print_transfer(const payload *p, const net_transfer *transfer)
 {
     char storage[CONSOLE_LINE_MAX];
@@ -295,6 +295,8 @@ static void print_transfer(const payload *p, const net_transfer *transfer)
     line_field_u64(&tb, "ms", transfer->ms);
     if (transfer->hash_ms)
         line_field_u64(&tb, "hash_ms", transfer->hash_ms);
+    if (transfer->nic_ms)
+        line_field_u64(&tb, "nic_ms", transfer->nic_ms);
     if (transfer->blksize)
         line_field_u64(&tb, "timeouts", transfer->timeouts);
     if (transfer->reads)

@@ -198,6 +198,7 @@ static void transfer_from(net_transfer *info, const char *via, const tftp4_resul
     info->window = result->window;
     info->ms = result->ms;
     info->hash_ms = result->hash_ms;
+    info->nic_ms = result->nic_ms;
     info->timeouts = result->timeouts;
     info->has_digest = result->outcome == TFTP4_DONE;
     CopyMem(info->digest, (void *)result->digest, sizeof info->digest);

@@ -26,7 +26,8 @@ typedef struct {
     UINT64 ms;
     unsigned timeouts;
     unsigned reads;      /* http: Response() calls for the body */
-    UINT64 hash_ms;      /* own paths: of ms, the time spent hashing (the wire's is the rest) */
+    UINT64 hash_ms;      /* own paths: of ms, the time spent hashing */
+    UINT64 nic_ms;       /* own paths: of ms, the time inside the NIC driver (SNP) */
     int has_digest;      /* the SHA-256 of the buffer was computed during the transfer */
     uint8_t digest[SHA256_DIGEST_SIZE];
 } net_transfer;

@@ -65,7 +65,9 @@ void own_net_close(own_net *n)
 EFI_STATUS own_net_poll(own_net *n, frame_rx_kind *kind, frame_rx_result *r)
 {
     size_t got;
+    UINT64 before = clock_ticks();
     EFI_STATUS status = snp_receive(n->link, n->frame, SNP_FRAME_MAX, &got);
+    n->nic_ticks += clock_ticks() - before;
     if (EFI_ERROR(status))
         return status == EFI_BUFFER_TOO_SMALL ? EFI_NOT_READY : status;  /* dropped by the driver */
     *r = (frame_rx_result){.reply = n->tx};
@@ -130,16 +132,42 @@ const char *own_net_open(own_net *n, snp_link *link, const own_ipv4 *addr, const
     return why;
 }
 
+static void timed_send(own_net *n, size_t len)
+{
+    UINT64 before = clock_ticks();
+    snp_send(n->link, n->tx, len);
+    n->nic_ticks += clock_ticks() - before;
+}
+
 void own_net_send_udp(own_net *n, uint16_t port, size_t payload_len)
 {
     size_t len = frame_build_udp(n->tx, SNP_FRAME_MAX, n->hop_mac, &n->rx, n->ip_id++, port, payload_len);
     if (len)
-        snp_send(n->link, n->tx, len);
+        timed_send(n, len);
 }
 
 void own_net_send_tcp(own_net *n, const tcp_header_out *h, const uint8_t *payload, size_t payload_len)
 {
     size_t len = frame_build_tcp(n->tx, SNP_FRAME_MAX, n->hop_mac, &n->rx, n->ip_id++, h, payload, payload_len);
     if (len)
-        snp_send(n->link, n->tx, len);
+        timed_send(n, len);
+}
+
+void own_hash_init(own_hash *h)
+{
+    *h = (own_hash){0};
+    sha256_init(&h->sha);
+}
+
+void own_hash_step(own_hash *h, const uint8_t *data, UINTN filled, UINTN budget)
+{
+    if (!data || filled <= h->hashed)
+        return;
+    UINTN n = filled - h->hashed;
+    if (budget && n > budget)
+        n = budget;
+    UINT64 before = clock_ticks();
+    sha256_update(&h->sha, data + h->hashed, n);
+    h->ticks += clock_ticks() - before;
+    h->hashed += n;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "frame_rx.h"
+#include "sha256.h"
 #include "net.h"
 #include "snp.h"
 #include "tcp.h"
@@ -28,6 +29,7 @@ typedef struct {
     uint8_t *tx;      /* the frame being built */
     uint8_t *storage; /* IPv4 reassembly */
     int answered;     /* the server's address sent us something: the path works */
+    UINT64 nic_ticks; /* time inside the NIC driver (SNP), for the transfer line */
 } own_net;
 
 /* Buffers for datagrams of up to `datagram_max` bytes of IP payload, an ephemeral port, the
@@ -45,6 +47,19 @@ EFI_STATUS own_net_poll(own_net *n, frame_rx_kind *kind, frame_rx_result *r);
  * n->tx + FRAME_UDP_PAYLOAD_OFFSET. */
 void own_net_send_udp(own_net *n, uint16_t port, size_t payload_len);
 void own_net_send_tcp(own_net *n, const tcp_header_out *h, const uint8_t *payload, size_t len);
+
+/* The SHA-256 of a buffer that fills in order, computed behind the filling and always from
+ * the buffer itself (the bytes the kernel gets): a piece whenever the NIC has nothing for us,
+ * so hashing overlaps the wait for the server, and the rest at the end. */
+typedef struct {
+    sha256_ctx sha;
+    UINTN hashed;
+    UINT64 ticks;  /* time spent hashing */
+} own_hash;
+
+void own_hash_init(own_hash *h);
+/* Hash up to `budget` more bytes of data[h->hashed, filled); all of them when budget is 0. */
+void own_hash_step(own_hash *h, const uint8_t *data, UINTN filled, UINTN budget);
 
 /* An unpredictable 32-bit number for initial sequence numbers and IDs (RFC 6528's spirit):
  * the time stamp counter, mixed. */

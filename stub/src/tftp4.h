@@ -31,6 +31,7 @@ typedef struct {
     UINT64 bytes;
     UINT64 ms;
     UINT64 hash_ms;      /* the own path: time spent hashing */
+    UINT64 nic_ms;       /* the own path: time inside the NIC driver */
     unsigned timeouts;   /* the driver's retransmission timeouts */
     int options_agreed;  /* the server's OACK came (with tsize) */
     int deadline_passed; /* stopped by the fetch-timeout (EFI_TIMEOUT): no second try */
