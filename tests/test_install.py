@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require_file
 
+# One worker for the module: two installs from the same tree at once race in setuptools' build
+# directory there (one of them came out without the package).
+pytestmark = pytest.mark.xdist_group("install")
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
