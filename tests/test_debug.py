@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import require_file, require_tool
 from lab_support import Recorder, assert_nothing_left
 
 from workbench.cli import build_parser, main
@@ -80,7 +81,10 @@ def test_cli_options_become_the_request(tmp_path: Path) -> None:
                               "--break", "local_read", "--break", "verify"])  # fmt: skip
     request = request_from(args)
     assert (request.mode, request.ipv6, request.timeout) == ("http", True, 150)
-    assert request.options == DebugOptions(breakpoints=("local_read", "verify"), batch=True)
+    # The failure path always breaks, first.
+    assert request.options == DebugOptions(
+        breakpoints=("console_error", "local_read", "verify"), batch=True
+    )
     interactive = request_from(parser.parse_args(["debug", str(tmp_path)]))
     assert interactive.options.breakpoints == ("console_error",)
     assert interactive.timeout == 3600 and not interactive.options.batch
@@ -181,3 +185,88 @@ def test_a_tampered_initrd_stops_in_console_error_with_the_reason(
     assert next(line for line in gdb if line.startswith("what = ")).endswith('"initrd"')
     assert "breakpoint hits: console_error x1" in out
     assert "outcome: FAILED: stub-error" in out
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(300)
+def test_secure_boot_is_enforced_with_the_debugger_attached(
+    make_tree: Callable[..., Path],
+    make_keydir: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _debug_tools()
+    from workbench.pe.signing import sign
+
+    keys = make_keydir("db")
+    signed = make_tree()
+    sign(signed / "EFI/BOOT/BOOTX64.EFI", keys)
+    unsigned = make_tree()
+    common = ["--batch", "--json", "--secure-boot", "--keys", str(keys), "--timeout", "200"]
+
+    # Signed with the enrolled db key: it runs, under GDB, with Secure Boot on.
+    code = main(["debug", str(signed), *common, "--break", "verify", "--expect", SAMPLE_MARKER])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    summary = records[-1]
+    assert code == 0, summary
+    assert summary["type"] == "DebugSummary" and summary["outcome"]["kind"] == "booted"
+    assert [hit["function"] for hit in summary["hits"]] == ["verify", "verify"]
+    steps = [record["raw"] for record in records if record["type"] == "StubStep"]
+    assert "stub: secureboot=enabled" in steps, steps
+    assert any(r["type"] == "GdbLine" and r["text"].startswith("#0  verify (") for r in records)
+
+    # Unsigned: the firmware refuses it before a single instruction of it runs.
+    code = main(["debug", str(unsigned), *common])
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 1
+    assert summary["outcome"]["kind"] == "firmware-refused", summary
+    assert summary["base"] is None and summary["hits"] == []
+
+
+def test_json_needs_batch(tmp_path: Path) -> None:
+    assert main(["debug", str(tmp_path), "--json"]) == 2
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(300)
+def test_a_foreign_image_stops_at_its_entry_with_every_image_placed(
+    tmp_path: Path, sample_kernel: Path, sample_initrd: Path
+) -> None:
+    """A systemd-stub UKI waits for no debugger: the firmware's debug image table shows where
+    it was loaded, and the machine stops before its first instruction."""
+    _debug_tools()
+    systemd_stub = Path("/usr/lib/systemd/boot/efi/linuxx64.efi.stub")
+    require_file(systemd_stub)
+    from workbench import contract
+    from workbench.efi_images import file_reader, pe_facts
+    from workbench.pe.edit import rewrite_sections
+
+    uki = tmp_path / contract.BOOT_PATH
+    uki.parent.mkdir(parents=True)
+    sections = {
+        contract.OSREL: b"ID=workbench-test\n",
+        contract.CMDLINE: b"console=ttyS0 panic=-1",
+        contract.INITRD: sample_initrd.read_bytes(),
+        contract.KERNEL: sample_kernel.read_bytes(),
+    }
+    rewrite_sections(systemd_stub, sections, out=uki)
+    facts = pe_facts(file_reader(uki.read_bytes()), 0, with_name=False)
+    assert facts is not None
+    lines: list[str] = []
+    request = DebugRequest(root=tmp_path, options=DebugOptions(batch=True), expect=SAMPLE_MARKER)
+    result = debug(request, on_gdb_line=lines.append)
+    assert result.outcome.ok, (result.outcome.reason, lines[:5])
+    assert result.foreign == "BOOTX64.EFI" and result.base is not None
+    entry = result.base + facts.entry
+    assert lines[0].startswith(f"BOOTX64.EFI loaded at {result.base:#x}, stopped at its entry "
+                               f"point {entry:#x}")  # fmt: skip
+    # Every image the firmware had loaded: the DXE core (by its file GUID; Debian's OVMF keeps
+    # no debug names), then drivers, and the UKI last, by its path on the ESP.
+    placed = {image.name: image for image in result.images}
+    assert "fv:d6a2cb7f-6a18-4e2f-b43b-9920a733700a" in placed
+    assert result.images[-1].name == "\\EFI\\BOOT\\BOOTX64.EFI"
+    assert result.images[-1].base == result.base
+    assert len(result.images) > 50
+    # GDB's backtrace at the stop: frame 0 is the entry point itself.
+    frame = next(line for line in lines if line.startswith("#0 "))
+    assert f"{entry:#018x}" in frame, frame
+    assert "debug: image BOOTX64.EFI base" in result.summary()

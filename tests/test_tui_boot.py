@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from conftest import require_tool
-from textual.pilot import Pilot
 from textual.widgets import ProgressBar, RichLog
+from tui_support import descendants, wait_until
 
 from workbench import contract
 from workbench.keys import init_keys
@@ -24,44 +22,6 @@ from workbench.tui.dialogs import ChoiceDialog
 from workbench.tui.editing import Field
 
 pytestmark = pytest.mark.boot
-
-
-def descendants() -> list[str]:
-    """Command names of every live process below this one."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name_end = stat.rindex(")")
-        fields = stat[name_end + 2 :].split()
-        if fields[0] == "Z":
-            continue
-        pid = int(entry)
-        parents[pid] = int(fields[1])
-        names[pid] = stat[stat.index("(") + 1 : name_end]
-    me = os.getpid()
-    found = []
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor is not None and ancestor > 1:
-            if ancestor == me:
-                found.append(names[pid])
-                break
-            ancestor = parents.get(ancestor)
-    return found
-
-
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await pilot.pause(0.2)
 
 
 def serial_text(app: WorkbenchApp) -> str:

@@ -134,6 +134,12 @@ def test_boot_before_a_run(snap_compare, snapshot_stub: Path, size: tuple[int, i
     )
 
 
+def test_debug_before_a_run(snap_compare, snapshot_stub: Path) -> None:
+    assert snap_compare(
+        WorkbenchApp(snapshot_stub), press=["8"], terminal_size=(100, 32), run_before=settle
+    )
+
+
 def test_help(snap_compare, snapshot_stub: Path) -> None:
     assert snap_compare(
         WorkbenchApp(snapshot_stub),

@@ -6,7 +6,8 @@ tree is booted as it is: nothing in the image changes. QEMU's gdbstub listens on
 once the base is known, GDB connects, loads the unstripped ELF (`stub.so`, linked at 0, so its
 addresses are RVAs) at that base, sets the breakpoints, releases the stub and continues.
 Interactive: GDB takes the terminal. Batch: each breakpoint hit prints its backtrace, arguments
-and locals, and the boot goes on to its outcome.
+and locals, and the boot goes on to its outcome. MI (the TUI's Debug tab): GDB/MI through
+workbench.gdb_mi, the session handed to the caller once the stub is released.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import contract
-from workbench.errors import BadInput, LabFailure, MissingTool, WorkbenchError
+from workbench.debug_images import ImageEntryFinder, ImageNotLoaded
+from workbench.efi_images import LoadedImage, PeFacts, file_reader, pe_facts
+from workbench.errors import BadInput, InternalError, LabFailure, MissingTool, WorkbenchError
+from workbench.gdb_mi import GdbError, GdbText, MiNote, MiSession, Stopped
+from workbench.gdb_prompt import prompt_loop
 from workbench.lab.boot import BootRun
 from workbench.lab.events import Event, Outcome, StubStep
 from workbench.lab.firmware import find_firmware
@@ -39,6 +45,9 @@ ATTACH_SYMBOL = "stub_debugger_attached"
 # The stub's failure path: every `stub: error:` line goes through it, so a failing boot stops
 # where it fails.
 DEFAULT_BREAKPOINTS = ("console_error",)
+# The MI front end hands the session over stopped here: the stub's boot(), right after the wait.
+FIRST_STOP = "boot"
+MI_FIRST_STOP_TIMEOUT = 60.0
 # Once the boot has its outcome, how long GDB gets to see the connection close.
 GDB_GRACE = 10.0
 # "Breakpoint 2, local_read (device=...) at src/local.c:84", or "Thread 1 hit Breakpoint 2, ..."
@@ -170,6 +179,9 @@ class DebugResult:
     gdb_exit: int | None = None
     interactive: bool = False  # GDB wrote to the terminal: no hits counted
     gdb_left_early: bool = False  # GDB ended while the machine still ran
+    # A foreign image (not our stub): what the firmware's debug image table showed at its entry.
+    foreign: str | None = None  # the image's name, when it was not our stub
+    images: list[LoadedImage] = field(default_factory=list)
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -177,13 +189,16 @@ class DebugResult:
             counts[hit.function] = counts.get(hit.function, 0) + 1
         hits = ", ".join(f"{name} x{count}" for name, count in counts.items()) or "none"
         base = f"{self.base:#x}" if self.base is not None else "never printed"
+        if self.foreign is not None and self.base is None:
+            base = "never loaded"
         if self.interactive:
             hits = "(interactive, not counted)"
         if self.gdb_left_early:
             hits += f"; gdb ended before the boot did (exit {self.gdb_exit})"
         verdict = "ok" if self.outcome.ok else "FAILED"
+        what = "stub" if self.foreign is None else f"image {self.foreign}"
         return (
-            f"debug: stub base {base}; breakpoint hits: {hits}\n"
+            f"debug: {what} base {base}; breakpoint hits: {hits}\n"
             f"outcome: {verdict}: {self.outcome.kind} after {self.outcome.seconds:.1f}s: "
             f"{self.outcome.reason}"
         )
@@ -198,25 +213,48 @@ class DebugRequest:
     timeout: float = 150
     expect: str | None = None
     symbols: Path | None = None  # default: stub.so beside the stub `workbench build` uses
+    # Secure Boot: the firmware with keys enrolled (this store, StubWorkbenchDebug added to a
+    # copy); signatures are enforced as in any boot, the debugger changes nothing there.
+    secure_boot: bool = False
+    vars_template: Path | None = None
+    tpm: bool = False
+    log: Path | None = None
 
 
 class DebugRun:
     """Boot a debug copy of the tree and run GDB against it; `on_event` sees the boot's events,
-    `on_gdb_line` GDB's output (batch only: interactive GDB writes to the terminal)."""
+    `on_gdb_line` GDB's output (batch only: interactive GDB writes to the terminal).
+
+    With `on_session`, GDB runs in MI mode: once it is connected, the symbols placed, the
+    breakpoints set and the stub released, the caller gets the session with the machine
+    still stopped (it then drives GDB: continue, step, next, finish) and `on_note` sees GDB's
+    stops."""
 
     def __init__(
         self,
         request: DebugRequest,
         on_event: Callable[[Event], None] | None = None,
         on_gdb_line: Callable[[str], None] | None = None,
+        on_session: Callable[[MiSession], None] | None = None,
+        on_note: Callable[[MiNote], None] | None = None,
     ) -> None:
         self.request = request
         self.on_event = on_event
         self.on_gdb_line = on_gdb_line
+        self.on_session = on_session
+        self.on_note = on_note
         self._based = threading.Event()
         self._base: int | None = None
         self._outcome: Outcome | None = None
         self._done = threading.Event()
+        self._boot_run: BootRun | None = None
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """End the run from another thread: the machine stops, GDB sees the connection close."""
+        self._stopping.set()
+        if self._boot_run is not None:
+            self._boot_run.stop()
 
     def run(self) -> DebugResult:
         gdb = shutil.which(GDB)
@@ -227,22 +265,36 @@ class DebugRun:
             check_breakpoint(where)
         if options.user_commands is not None and not options.user_commands.is_file():
             raise BadInput(f"{options.user_commands}: no such file")
-        symbols = self.request.symbols or symbols_beside(default_stub())
-        if not symbols.is_file():
-            raise BadInput(f"{symbols}: no such file")
         root = Path(self.request.root)
         stub = root / contract.BOOT_PATH
         if not stub.is_file():
             raise BadInput(f"{root}: no {contract.BOOT_PATH}")
-        check_symbols_match(symbols, stub)
+        wanted = None if is_our_stub(stub) else foreign_facts(stub)
+        symbols = self.request.symbols
+        if wanted is None:
+            symbols = symbols or symbols_beside(default_stub())
+        if symbols is not None and not symbols.is_file():
+            raise BadInput(f"{symbols}: no such file")
+        if wanted is None and symbols is not None:
+            check_symbols_match(symbols, stub)
         # Short and private: the socket path must fit sockaddr_un.
         with tempfile.TemporaryDirectory(prefix="wbdebug-", dir="/tmp") as scratch:
             work = Path(scratch)
-            template = find_firmware(secure_boot=False).vars_template
+            template = (
+                self.request.vars_template
+                or find_firmware(secure_boot=self.request.secure_boot).vars_template
+            )
             vars_template = debug_vars(template, work / "vars.fd")
-            return self._debug(gdb, symbols, work, vars_template)
+            return self._debug(gdb, symbols, work, vars_template, wanted)
 
-    def _debug(self, gdb: str, symbols: Path, work: Path, vars_template: Path) -> DebugResult:
+    def _debug(
+        self,
+        gdb: str,
+        symbols: Path | None,
+        work: Path,
+        vars_template: Path,
+        wanted: PeFacts | None,
+    ) -> DebugResult:
         socket = work / "gdb.sock"
         boot = BootRun(
             BootRequest(
@@ -253,19 +305,35 @@ class DebugRun:
                 expect=self.request.expect,
                 timeout=self.request.timeout,
                 gdb_socket=socket,
+                secure_boot=self.request.secure_boot,
+                tpm=self.request.tpm,
+                log=self.request.log,
             ),
             self._event,
         )
+        self._boot_run = boot
+        if self._stopping.is_set():
+            boot.stop()
         failure: list[BaseException] = []
         thread = threading.Thread(target=self._boot, args=(boot, failure), daemon=True)
         thread.start()
         placeholder = Outcome(ok=False, kind="interrupted", reason="", seconds=0)
         result = DebugResult(outcome=placeholder, base=None)
-        result.interactive = not self.request.options.batch
+        result.interactive = not self.request.options.batch and self.on_session is None
         try:
-            while not self._based.wait(0.2) and not self._done.is_set():
+            if wanted is not None:
+                result.foreign = self.request.root.joinpath(contract.BOOT_PATH).name
+                self._run_foreign(gdb, socket, symbols, wanted, result)
+            while wanted is None and not self._based.wait(0.2) and not self._done.is_set():
                 pass
-            if self._base is not None:
+            if wanted is not None:
+                pass  # done above
+            elif symbols is None:
+                raise InternalError("our stub without symbols")
+            elif self._base is not None and self.on_session is not None:
+                result.base = self._base
+                self._run_mi(gdb, socket, symbols, self._base, result)
+            elif self._base is not None:
                 result.base = self._base
                 script = work / "session.gdb"
                 plan = gdb_plan(socket, symbols, self._base, self.request.options)
@@ -280,7 +348,13 @@ class DebugRun:
             raise error if isinstance(error, WorkbenchError) else LabFailure(str(error))
         assert self._outcome is not None
         result.outcome = self._outcome
-        if result.base is None:
+        if result.base is None and wanted is not None:
+            result.outcome.ok = False
+            result.outcome.reason = (
+                f"the firmware never started {result.foreign}; "
+                f"{result.outcome.kind}: {result.outcome.reason}"
+            )
+        elif result.base is None:
             result.outcome.ok = False
             result.outcome.reason = (
                 f"the stub printed no `debug base=` line (a stub older than StubWorkbenchDebug?); "
@@ -336,6 +410,132 @@ class DebugRun:
             result.gdb_exit = process.wait()
             reader.join(timeout=5)
 
+    def _run_mi(
+        self, gdb: str, socket: Path, symbols: Path, base: int, result: DebugResult
+    ) -> None:
+        """GDB/MI: the same setup as gdb_plan, then the caller drives until the boot ends."""
+        assert self.on_session is not None
+        session = MiSession(gdb, self._mi_note)
+        try:
+            session.console("set pagination off")
+            session.console("set print elements 256")
+            session.request(f"-target-select remote {socket}")
+            session.console(f"add-symbol-file {symbols} -o {base:#x}")
+            for where in self.request.options.breakpoints:
+                session.break_at(where)
+            session.console(f"set var {ATTACH_SYMBOL} = 1")
+            # Handed over stopped where the stub goes on after the wait (in its own code, not
+            # in the firmware's Stall, where no frame unwinds): the caller adds breakpoints and
+            # continues.
+            session.request(f"-break-insert -t {FIRST_STOP}")
+            session.resume_until_stopped("continue", MI_FIRST_STOP_TIMEOUT)
+            self.on_session(session)
+            while not self._done.wait(0.2) and not session.closed:
+                pass
+            result.gdb_left_early = not self._done.is_set()
+        finally:
+            session.close()
+
+    def _run_foreign(
+        self,
+        gdb: str,
+        socket: Path,
+        symbols: Path | None,
+        wanted: PeFacts,
+        result: DebugResult,
+    ) -> None:
+        """Any image: stop at its entry point through the debug image table (debug_images)."""
+        while not socket.exists() and not self._done.wait(0.05):
+            pass  # QEMU makes the socket as it starts
+        if self._done.is_set():
+            return
+        deadline = time.monotonic() + self.request.timeout
+        batch = self.on_session is None and self.request.options.batch
+
+        # GDB's chatter while the finder slices the run and watches image loads is not shown.
+        finding = threading.Event()
+        finding.set()
+
+        def note(event: MiNote) -> None:
+            if finding.is_set():
+                return
+            if isinstance(event, GdbText) and batch:
+                self._gdb_line(event.text, result)
+            elif isinstance(event, GdbText) and self.on_session is None:
+                print(event.text, flush=True)  # the prompt's output
+            self._mi_note(event)
+
+        session = MiSession(gdb, note)
+        try:
+            session.console("set pagination off")
+            session.request(f"-target-select remote {socket}")
+            finder = ImageEntryFinder(session, wanted, BootRequest.memory_mb << 20)
+            try:
+                entry = finder.stop_at_entry(deadline)
+            except (ImageNotLoaded, GdbError) as error:
+                self._gdb_line(f"no stop at {result.foreign}'s entry point: {error}", result)
+                return
+            finding.clear()
+            result.base = entry.image.base
+            result.images = finder.images(entry.header)
+            assert entry.image.facts is not None
+            self._gdb_line(
+                f"{result.foreign} loaded at {entry.image.base:#x}, stopped at its entry point "
+                f"{entry.image.base + entry.image.facts.entry:#x} (image loads watched: "
+                f"{entry.watch_stops}); the firmware's debug image table:",
+                result,
+            )
+            for image in result.images:
+                self._gdb_line(f"  {image.line()}", result)
+            if symbols is not None:
+                # The ELF's addresses are the PE's preferred base plus RVAs (elf2efi, objcopy).
+                offset = entry.image.base - wanted.image_base
+                session.console(f"add-symbol-file {symbols} -o {offset:#x}")
+            for where in self.request.options.breakpoints:
+                if where not in DEFAULT_BREAKPOINTS:
+                    session.break_at(where)
+            if self.on_session is not None:
+                self.on_session(session)
+                while not self._done.wait(0.2) and not session.closed:
+                    pass
+            elif batch:
+                self._foreign_batch(session, result)
+            else:
+                # QEMU would let the machine go with this session's end: the prompt runs in it.
+                if self.request.options.user_commands is not None:
+                    session.console(f"source {self.request.options.user_commands}")
+                session.console("bt")
+                prompt_loop(session, self._done)
+        finally:
+            finding.set()  # GDB's words as it is closed are not the user's business
+            session.close()
+
+    def _foreign_batch(self, session: MiSession, result: DebugResult) -> None:
+        """As gdb_plan's batch mode: the frame at the entry, then each hit's frame, until the
+        boot ends."""
+        session.console("bt")
+        while not self._done.is_set() and not session.closed:
+            try:
+                stop = session.resume_until_stopped("continue", self.request.timeout, self._done)
+            except GdbError:
+                return
+            if stop.reason == "breakpoint-hit" and stop.frame is not None:
+                result.hits.append(BreakpointHit(stop.breakpoint or 0, stop.frame.function))
+                self._gdb_line(f"Breakpoint {stop.breakpoint}, {stop.frame.where}", result)
+                for command in ("bt", "info args", "info locals"):
+                    session.console(command)
+            elif isinstance(stop, Stopped) and stop.reason.startswith("exited"):
+                return
+
+    def _gdb_line(self, line: str, result: DebugResult) -> None:
+        result.gdb_output.append(line)
+        if self.on_gdb_line is not None:
+            self.on_gdb_line(line)
+
+    def _mi_note(self, note: MiNote) -> None:
+        if self.on_note is not None:
+            self.on_note(note)
+
     def _read_gdb(self, process: subprocess.Popen[str], result: DebugResult) -> None:
         assert process.stdout is not None
         for raw in process.stdout:
@@ -348,6 +548,22 @@ class DebugRun:
                 self.on_gdb_line(line)
 
 
+def is_our_stub(stub: Path) -> bool:
+    """Our stub carries a .wbstub section; it waits for the debugger by itself."""
+    try:
+        with PeImage.open(stub) as image:
+            return image.section(contract.WB_MAGIC) is not None
+    except WorkbenchError:
+        return False
+
+
+def foreign_facts(stub: Path) -> PeFacts:
+    facts = pe_facts(file_reader(stub.read_bytes()), 0, with_name=False)
+    if facts is None:
+        raise BadInput(f"{stub}: not a PE/COFF image")
+    return facts
+
+
 def default_stub() -> Path:
     from workbench.builder import default_stub as stub_build_uses
 
@@ -357,3 +573,15 @@ def default_stub() -> Path:
 def debug(request: DebugRequest, on_event: Callable[[Event], None] | None = None,
           on_gdb_line: Callable[[str], None] | None = None) -> DebugResult:  # fmt: skip
     return DebugRun(request, on_event, on_gdb_line).run()
+
+
+def summary_dict(result: DebugResult) -> dict[str, object]:
+    """`workbench debug --json`'s last line."""
+    return {
+        "type": "DebugSummary",
+        "base": f"{result.base:#x}" if result.base is not None else None,
+        "hits": [{"number": hit.number, "function": hit.function} for hit in result.hits],
+        "gdb_exit": result.gdb_exit,
+        "gdb_left_early": result.gdb_left_early,
+        "outcome": result.outcome.to_dict(),
+    }

@@ -21,9 +21,11 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from workbench.compare import Comparison, compare
+from workbench.debugger import DebugOptions, DebugRequest, DebugRun
 from workbench.edits import Signing, write_stub
 from workbench.errors import InternalError, LabFailure, MissingTool, WorkbenchError
 from workbench.explain import explain_log, render
+from workbench.gdb_mi import MiNote, MiSession
 from workbench.keys import Readiness, prepare_secure_boot_vars, secure_boot_readiness
 from workbench.lab.boot import BootRequest, BootRun
 from workbench.lab.events import Event, Outcome, OutcomeKind
@@ -33,6 +35,7 @@ from workbench.preview import Preview, preview
 from workbench.tui import rehash
 from workbench.tui.boot_pane import BootPane
 from workbench.tui.compare_pane import ComparePane
+from workbench.tui.debug_pane import DebugPane
 from workbench.tui.dialogs import ChoiceDialog, HelpScreen
 from workbench.tui.edit_pane import EditPane
 from workbench.tui.editing import FIELD_LABELS, EditSession, Field
@@ -96,6 +99,7 @@ class WorkbenchApp(App[None]):
         Binding("H", "boot('http', True)", "SB HTTP boot", show=False),
         Binding("S", "boot_shim", "Boot through shim", show=False),
         Binding("D", "debug_boot", "Debug boot", show=False),
+        Binding("G", "debug_in_tab", "Debug in the TUI", show=False),
         Binding("s", "stop_boot", "Stop", show=False),
         # The same with keys a text field never takes: they work wherever the focus is.
         Binding("f5", "boot('local')", "Boot", show=False, priority=True),
@@ -113,7 +117,7 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+r", "rehash", "Rehash", priority=True),
         *(
             Binding(str(number), f"show_tab('{tab}')", tab.title(), show=False)
-            for number, tab in enumerate((*TABS, "compare", "log"), start=1)
+            for number, tab in enumerate((*TABS, "compare", "log", "debug"), start=1)
         ),
     ]
 
@@ -153,6 +157,9 @@ class WorkbenchApp(App[None]):
         self.last_outcome: Outcome | None = None
         self._preview_timer: Timer | None = None
         self.recovery_file: Path | None = None  # where a hangup kept the unsaved edits
+        self.debug_run: DebugRun | None = None
+        self.debug_worker: Worker[Outcome] | None = None
+        self.last_mode = "local"  # the Debug tab debugs the mode of the last boot
 
     # -- layout --
 
@@ -175,6 +182,8 @@ class WorkbenchApp(App[None]):
             if self.log_path is not None:
                 with TabPane("7 Log", id="log"):
                     yield LogPane(id="log-pane")
+            with TabPane("8 Debug", id="debug"):
+                yield DebugPane(id="debug-pane")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
@@ -615,7 +624,7 @@ class WorkbenchApp(App[None]):
         if secure_boot and self.keys is None:
             self.notify("A Secure Boot boot needs --keys KEYDIR.", severity="warning")
             return
-        if self.boot_running:
+        if self.boot_running or self.debug_running:
             self.notify("A boot is already running: s stops it.", severity="warning")
             return
         if self.root is None:
@@ -664,6 +673,7 @@ class WorkbenchApp(App[None]):
             tpm=self.tpm,
             ipv6=ipv6,
         )
+        self.last_mode = mode
         pane = self.query_one(BootPane)
         self.query_one(TabbedContent).active = "boot"
         label = BOOT_LABELS.get(mode, mode) + (" over IPv6" if ipv6 else "")
@@ -685,7 +695,62 @@ class WorkbenchApp(App[None]):
             name=f"boot-{mode}",
         )
 
+    # -- the Debug tab --
+
+    @property
+    def debug_running(self) -> bool:
+        return self.debug_worker is not None and not self.debug_worker.is_finished
+
+    def action_debug_in_tab(self) -> None:
+        """G: the saved stub under GDB/MI, driven from the Debug tab; the mode of the last boot."""
+        if self.boot_running or self.debug_running or self.root is None:
+            self.notify("A debug boot needs --root and no boot running.", severity="warning")
+            return
+        if self.session.is_dirty:
+            self.notify("Debugging the saved stub; the unsaved edits are not in it.")
+        request = DebugRequest(
+            root=self.root,
+            mode=self.last_mode,  # type: ignore[arg-type]
+            options=DebugOptions(),
+            timeout=max(self.boot_timeout, 3600.0),  # a person at the keys takes their time
+            expect=self.expect,
+        )
+        pane = self.query_one(DebugPane)
+        self.query_one(TabbedContent).active = "debug"
+        label = BOOT_LABELS.get(self.last_mode, self.last_mode)
+        pane.start(f"{label} of {short_path(self.root)} under GDB")
+
+        # post_message is thread-safe: GDB's reader and the boot's threads call these.
+        def event(event: Event) -> None:
+            pane.post_message(DebugPane.RunEvent(event))
+
+        def session(session: MiSession) -> None:
+            pane.post_message(DebugPane.SessionReady(session))
+
+        def note(note: MiNote) -> None:
+            pane.post_message(DebugPane.Note(note))
+
+        run = self.debug_run = DebugRun(request, event, on_session=session, on_note=note)
+
+        def body() -> Outcome:
+            try:
+                return run.run().outcome
+            except WorkbenchError as error:
+                return Outcome(ok=False, kind=outcome_kind(error), reason=str(error), seconds=0)
+
+        self.debug_worker = self.run_worker(
+            body, thread=True, exclusive=True, group="debug", name="debug-mi"
+        )
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self.debug_worker and event.worker.is_finished:
+            outcome = event.worker.result
+            if outcome is None:
+                reason = str(event.worker.error or "the debug boot was cancelled")
+                outcome = Outcome(ok=False, kind="lab-failed", reason=reason, seconds=0.0)
+            self.query_one(DebugPane).finish(outcome)
+            self.debug_run = None
+            return
         if event.worker is not self.boot_worker or not event.worker.is_finished:
             return
         outcome = event.worker.result
@@ -702,13 +767,16 @@ class WorkbenchApp(App[None]):
             self.secure_boot_dir = None
 
     def action_stop_boot(self) -> None:
+        if self.debug_running and self.debug_run is not None:
+            self.debug_run.stop()
+            return
         if self.boot_run is None or not self.boot_running:
             self.notify("No boot is running.")
             return
         self.boot_run.stop()
 
     def action_escape(self) -> None:
-        if self.boot_running:
+        if self.boot_running or self.debug_running:
             self.action_stop_boot()
         elif isinstance(self.focused, Input):
             self.query_one(TabbedContent).query_one("Tabs").focus()
@@ -717,6 +785,9 @@ class WorkbenchApp(App[None]):
         if self.boot_run is not None and self.boot_worker is not None:
             self.boot_run.stop()
             await self.boot_worker.wait()
+        if self.debug_run is not None and self.debug_worker is not None:
+            self.debug_run.stop()
+            await self.debug_worker.wait()
 
     # -- the rest --
 
@@ -785,4 +856,6 @@ class WorkbenchApp(App[None]):
             self._preview_timer.stop()
         if self.boot_run is not None:
             self.boot_run.stop()
+        if self.debug_run is not None:
+            self.debug_run.stop()
         self.stub.close()

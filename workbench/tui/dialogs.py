@@ -60,13 +60,15 @@ Inspect, edit, preview and boot one UEFI stub.
 
 | key | does |
 |---|---|
-| `1`..`7` | Overview, Sections, Edit, Preview, Boot, Compare (with --compare), Log (with --log) |
+| `1`..`8` | Overview, Sections, Edit, Preview, Boot, Compare (--compare), Log (--log), Debug |
 | `F5`, or `b` outside a text field | boot ROOT from a local ESP (QEMU + OVMF) |
 | `F6`, or `n` outside a text field | netboot ROOT over PXE/TFTP in a private network |
 | `F7`, or `h` outside a text field | boot ROOT by UEFI HTTP Boot in a private network |
 | `F9` / `F10`, or `i` / `I` | the TFTP / HTTP network boot over IPv6 only |
 | `Shift+F5`..`Shift+F7`, or `B` / `N` / `H` | the same with Secure Boot (--keys enrolled) |
 | `D` outside a text field | debug boot: `workbench debug ROOT` takes the terminal (GDB) |
+| `G` outside a text field | debug boot in the Debug tab (GDB/MI; the last boot's mode) |
+| `c` `s` `n` `f` `p` (Debug tab) | continue, step, next, finish, pause; Enter: a breakpoint |
 | `F8`; `s`, `Esc` outside a text field | stop the running boot |
 | `Ctrl+S` | save the edits (atomic; asks before dropping a signature) |
 | `Ctrl+Z` | undo the last unsaved edit |
