@@ -31,23 +31,11 @@ typedef struct {
     char path[STUB_URL_MAX];
 } session;
 
-static int mentions(const char *text, const char *word)
-{
-    for (; text && *text; text++) {
-        size_t i = 0;
-        while (word[i] && text[i] == word[i])
-            i++;
-        if (!word[i])
-            return 1;
-    }
-    return 0;
-}
-
 /* The connection failed inside the body: the firmware path's words for it. */
 static EFI_STATUS body_cut(session *s, const char **reason)
 {
     static char message[120];
-    int reset = mentions(s->tcp.failure, "RST");
+    int reset = s->tcp.failed_by == TCP_RX_BY_RESET;
     text_buf tb;
     tb_init(&tb, message, sizeof message);
     tb_str(&tb, reset ? "the body ended" : "timeout");
@@ -179,7 +167,7 @@ static EFI_STATUS connect_and_get(session *s, const url_target *target, const fe
                 *unavailable = 1;  /* no answer at all: the firmware's path may fare better */
                 return EFI_NO_RESPONSE;
             }
-            return mentions(s->tcp.failure, "timeout") ? EFI_TIMEOUT : EFI_NO_RESPONSE;
+            return s->tcp.failed_by == TCP_RX_BY_TIMEOUT ? EFI_TIMEOUT : EFI_NO_RESPONSE;
         }
     }
 }

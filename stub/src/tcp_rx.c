@@ -13,10 +13,11 @@ static void clear_event(tcp_rx_event *ev)
     ev->ignored = NULL;
 }
 
-static tcp_rx_state fail(tcp_rx *rx, const char *why)
+static tcp_rx_state fail(tcp_rx *rx, tcp_rx_failure by, const char *why)
 {
     rx->state = TCP_RX_FAILED;
     rx->failure = why;
+    rx->failed_by = by;
     rx->timer_on = 0;
     rx->ack_pending = 0;
     return rx->state;
@@ -92,9 +93,9 @@ tcp_rx_state tcp_rx_init(tcp_rx *rx, uint16_t our_port, uint16_t server_port, ui
     rx->last_progress = now;
     rx->state = TCP_RX_SYN_SENT;
     if (!our_port || !server_port)
-        return fail(rx, "TCP port 0");
+        return fail(rx, TCP_RX_BY_REQUEST, "TCP port 0");
     if (rx->request_len > TCP_RX_REQUEST_MAX)
-        return fail(rx, "request longer than one TCP segment");
+        return fail(rx, TCP_RX_BY_REQUEST, "request longer than one TCP segment");
     send_syn(rx, ev);
     start_timer(rx, now);
     return rx->state;
@@ -113,7 +114,7 @@ static tcp_rx_state receive_syn_ack(tcp_rx *rx, const tcp_segment *s, uint32_t n
     if (!(s->flags & TCP_ACK) || s->ack != rx->iss + 1)
         return ignore(rx, ev, "TCP segment does not ACK our SYN");
     if (s->flags & TCP_RST)
-        return fail(rx, "connection refused by the server (TCP RST)");
+        return fail(rx, TCP_RX_BY_RESET, "connection refused by the server (TCP RST)");
     if (!(s->flags & TCP_SYN))
         return ignore(rx, ev, "TCP segment before the SYN-ACK");
     rx->synchronized = 1;
@@ -129,7 +130,7 @@ static tcp_rx_state receive_syn_ack(tcp_rx *rx, const tcp_segment *s, uint32_t n
     if (rx->request_len > rx->server_mss) {
         send_segment(rx, ev, rx->snd_nxt, TCP_RST | TCP_ACK, NULL, 0);
         rx->synchronized = 0;
-        return fail(rx, "request longer than the server's MSS");
+        return fail(rx, TCP_RX_BY_REQUEST, "request longer than the server's MSS");
     }
     if (!rx->request_len) {
         rx->timer_on = 0;
@@ -263,7 +264,7 @@ static tcp_rx_state receive_synchronized(tcp_rx *rx, const tcp_segment *s, uint3
             return ignore(rx, ev, "TCP RST not at the expected sequence number");
         }
         rx->synchronized = 0;
-        return fail(rx, "connection reset by the server (TCP RST)");
+        return fail(rx, TCP_RX_BY_RESET, "connection reset by the server (TCP RST)");
     }
     if (s->flags & TCP_SYN) {
         send_ack(rx, ev);
@@ -376,8 +377,9 @@ tcp_rx_state tcp_rx_tick(tcp_rx *rx, uint32_t now, tcp_rx_event *ev)
             rx->state = TCP_RX_CLOSED;
             return rx->state;
         }
-        return fail(rx, rx->state == TCP_RX_SYN_SENT ? "no answer to the TCP SYN (timeout)"
-                                                     : "no progress from the server (timeout)");
+        return fail(rx, TCP_RX_BY_TIMEOUT,
+                    rx->state == TCP_RX_SYN_SENT ? "no answer to the TCP SYN (timeout)"
+                                                 : "no progress from the server (timeout)");
     }
     if (rx->timer_on && now - rx->timer_start >= rx->rto) {
         if (rx->retries >= rx->timing.max_retries) {
@@ -385,8 +387,9 @@ tcp_rx_state tcp_rx_tick(tcp_rx *rx, uint32_t now, tcp_rx_event *ev)
                 rx->state = TCP_RX_CLOSED;
                 return rx->state;
             }
-            return fail(rx, rx->state == TCP_RX_SYN_SENT ? "no answer to the TCP SYN"
-                                                         : "the server never ACKed the request");
+            return fail(rx, TCP_RX_BY_RETRIES,
+                        rx->state == TCP_RX_SYN_SENT ? "no answer to the TCP SYN"
+                                                     : "the server never ACKed the request");
         }
         rx->retries++;
         rx->timer_start = now;

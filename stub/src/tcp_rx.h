@@ -37,6 +37,15 @@ typedef enum {
     TCP_RX_FAILED,   /* failure says why */
 } tcp_rx_state;
 
+/* What ended a FAILED connection, for the caller's status (words are in `failure`). */
+typedef enum {
+    TCP_RX_NOT_FAILED,
+    TCP_RX_BY_RESET,    /* the server's RST */
+    TCP_RX_BY_TIMEOUT,  /* no progress (or no SYN-ACK) within the idle limit */
+    TCP_RX_BY_RETRIES,  /* retransmissions exhausted */
+    TCP_RX_BY_REQUEST,  /* ours: a request or port the connection cannot carry */
+} tcp_rx_failure;
+
 typedef struct {
     const uint8_t *data;
     size_t len;
@@ -94,6 +103,7 @@ typedef struct {
     uint32_t last_progress;
     uint64_t delivered;
     const char *failure;
+    tcp_rx_failure failed_by;
 } tcp_rx;
 
 /* Starts the connection: ev gets the SYN. request[0, request_len) stays the caller's and must

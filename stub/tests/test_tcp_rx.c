@@ -176,6 +176,7 @@ static void test_refusals_at_start(void)
           TCP_RX_FAILED);
     CHECK(!s.ev.send);
     CHECK_STR(s.rx.failure, "request longer than one TCP segment");
+    CHECK(s.rx.failed_by == TCP_RX_BY_REQUEST);
     CHECK(tcp_rx_init(&s.rx, 0, SERVER, ISS, NULL, 0, NULL, 0, &timing, 0, &s.ev) ==
           TCP_RX_FAILED);
     /* A request past the server's MSS (536 when it names none): reset. */
@@ -185,11 +186,13 @@ static void test_refusals_at_start(void)
     CHECK(segment(&s, TCP_SYN | TCP_ACK, IRS, ISS + 1, NULL, 0, SERVER) == TCP_RX_FAILED);
     CHECK(s.ev.send && (s.ev.segment.flags & TCP_RST) && s.ev.segment.seq == ISS + 1);
     CHECK_STR(s.rx.failure, "request longer than the server's MSS");
+    CHECK(s.rx.failed_by == TCP_RX_BY_REQUEST);
     /* An RST that ACKs our SYN: refused. */
     memset(&s, 0, sizeof s);
     tcp_rx_init(&s.rx, OURS, SERVER, ISS, request, REQUEST_LEN, NULL, 0, &timing, 0, &s.ev);
     CHECK(segment(&s, TCP_RST | TCP_ACK, 0, ISS + 1, NULL, 0, SERVER) == TCP_RX_FAILED);
     CHECK_STR(s.rx.failure, "connection refused by the server (TCP RST)");
+    CHECK(s.rx.failed_by == TCP_RX_BY_RESET);
     CHECK(segment(&s, TCP_SYN | TCP_ACK, IRS, ISS + 1, NULL, 0, SERVER) == TCP_RX_FAILED);
     CHECK_STR(s.ev.ignored, "TCP connection is over");
     CHECK(tcp_rx_abort(&s.rx, &s.ev) == TCP_RX_FAILED && !s.ev.send);
@@ -314,6 +317,7 @@ static void test_rst_and_syn(void)
     /* Exactly next: the connection is reset; nothing is sent back, not even on abort. */
     CHECK(segment(&s, TCP_RST, next, 0, NULL, 0, SERVER) == TCP_RX_FAILED && !ev->send);
     CHECK_STR(s.rx.failure, "connection reset by the server (TCP RST)");
+    CHECK(s.rx.failed_by == TCP_RX_BY_RESET);
     CHECK(tcp_rx_abort(&s.rx, ev) == TCP_RX_FAILED && !ev->send);
     CHECK(tcp_rx_tick(&s.rx, 100000, ev) == TCP_RX_FAILED && !ev->send);
 }
@@ -378,6 +382,7 @@ static void test_timeouts(void)
     CHECK(sends == 3 && sent_at[0] == 100 && sent_at[1] == 300 && sent_at[2] == 700);
     CHECK(s.rx.state == TCP_RX_FAILED);
     CHECK_STR(s.rx.failure, "no answer to the TCP SYN");
+    CHECK(s.rx.failed_by == TCP_RX_BY_RETRIES);
 
     /* The request never ACKed. */
     open_session(&s, IRS, 0, 1);
@@ -387,6 +392,7 @@ static void test_timeouts(void)
     for (uint32_t t = 1; t < 5000 && s.rx.state == TCP_RX_ESTABLISHED; t++)
         tcp_rx_tick(&s.rx, t, &s.ev);
     CHECK_STR(s.rx.failure, "the server never ACKed the request");
+    CHECK(s.rx.failed_by == TCP_RX_BY_RETRIES);
 
     /* An endless server that repeats itself, sends outside the window, injects RSTs: none of
      * it is progress, so the connection fails idle_ms after the last new byte. */
@@ -404,6 +410,7 @@ static void test_timeouts(void)
     }
     CHECK(s.rx.state == TCP_RX_FAILED && t == 10 + timing.idle_ms && s.got == 100);
     CHECK_STR(s.rx.failure, "no progress from the server (timeout)");
+    CHECK(s.rx.failed_by == TCP_RX_BY_TIMEOUT);
 }
 
 /* A server that sends the stream in MSS pieces, a window at a time, reordering, duplicating,

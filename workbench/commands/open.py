@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tpm", action="store_true", help="boots get a TPM 2.0 (swtpm) and check PCR 11"
     )
+    parser.add_argument(
+        "--serve", metavar="IF",
+        help="a Serve tab: ROOT served on interface IF of your own network as `workbench serve "
+        "ROOT --pxe --http --interface IF` does (ProxyDHCP), a row per machine",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -52,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"compare {args.compare}: no such file")
     if args.log is not None and not args.log.is_file():
         raise WorkbenchError(f"log {args.log}: no such file")
+    if args.serve is not None and not args.serve:
+        raise WorkbenchError("--serve needs an interface name")
     app = WorkbenchApp(
         args.stub,
         root=args.root,
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         compare=args.compare,
         tpm=args.tpm,
         log=args.log,
+        serve=args.serve,
     )
     app.run()
     return 0

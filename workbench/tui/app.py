@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -50,6 +51,7 @@ from workbench.tui.preview_pane import PreviewPane
 from workbench.tui.priority import in_background
 from workbench.tui.recovery import write_recovery
 from workbench.tui.sections import SectionsPane
+from workbench.tui.serve_pane import MachineRow, ServePane
 
 TABS = ("overview", "sections", "edit", "preview", "boot")
 PREVIEW_DELAY = 0.3  # seconds of no typing before the preview is recomputed
@@ -117,7 +119,7 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+r", "rehash", "Rehash", priority=True),
         *(
             Binding(str(number), f"show_tab('{tab}')", tab.title(), show=False)
-            for number, tab in enumerate((*TABS, "compare", "log", "debug"), start=1)
+            for number, tab in enumerate((*TABS, "compare", "log", "debug", "serve"), start=1)
         ),
     ]
 
@@ -132,8 +134,11 @@ class WorkbenchApp(App[None]):
         compare: Path | None = None,
         tpm: bool = False,
         log: Path | None = None,
+        serve: str | None = None,
     ) -> None:
         super().__init__()
+        self.serve_interface = serve
+        self._stop_serving = threading.Event()  # set: the boot server's worker stops it
         self.tpm = tpm
         self.pcr11: str | None = None  # the saved stub's predicted PCR 11 (sha256)
         self.pcr11_sections: tuple[str, ...] = ()
@@ -184,6 +189,9 @@ class WorkbenchApp(App[None]):
                     yield LogPane(id="log-pane")
             with TabPane("8 Debug", id="debug"):
                 yield DebugPane(id="debug-pane")
+            if self.serve_interface is not None:
+                with TabPane("9 Serve", id="serve"):
+                    yield ServePane(self.serve_interface, id="serve-pane")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
@@ -193,6 +201,8 @@ class WorkbenchApp(App[None]):
             self.compute_comparison(self.compare_path)
         if self.log_path is not None:
             self.explain_log_file(self.log_path)
+        if self.serve_interface is not None:
+            self.serve_root(self.serve_interface)
         self._watch_hangup(True)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -238,6 +248,53 @@ class WorkbenchApp(App[None]):
             except WorkbenchError as error:
                 text = f"Cannot explain {log}: {error}"
             self.call_from_thread(self._show_log, text)
+
+    @work(thread=True, exclusive=True, group="serve", exit_on_error=False)
+    def serve_root(self, interface: str) -> None:
+        """ROOT on the user's own network, as `workbench serve --pxe --http`, until the app ends."""
+        from workbench.lab.pxe import PxeConfig, interface_ipv4
+        from workbench.serve_clients import (
+            BootServer,
+            BootServerSettings,
+            Machine,
+            check_before_start,
+        )
+
+        pane = self.query_one(ServePane)
+
+        def banner(text: str) -> None:
+            self.call_from_thread(pane.show_banner, text)
+
+        if self.root is None:
+            banner("Cannot serve: no ROOT (pass --root)")
+            return
+        # post_message is thread-safe: the servers' threads call these.
+        def output(line: str, _record: dict[str, object]) -> None:
+            pane.post_message(ServePane.Output(line))
+
+        def changed(machine: Machine) -> None:
+            pane.post_message(ServePane.Changed(MachineRow.of(machine)))
+
+        try:
+            config = PxeConfig(interface_ipv4(interface), http=True)
+            settings = BootServerSettings(self.root, config)
+            check_before_start(settings)
+            server = BootServer(settings, output)
+            server.table.on_change = changed
+            server.start()
+        except WorkbenchError as error:
+            banner(f"Cannot serve on {interface}: {error}")
+            return
+        address = config.interface.address
+        banner(
+            f"Serving {short_path(self.root)} on {interface} ({address}): ProxyDHCP beside the "
+            "network's own DHCP server, TFTP, HTTP and the stubs' syslog; a row per machine"
+        )
+        try:
+            while not self._stop_serving.wait(0.2) and not get_current_worker().is_cancelled:
+                pass
+        finally:
+            server.stop()
 
     def _show_log(self, text: str) -> None:
         if self.panes_ready:
@@ -792,7 +849,11 @@ class WorkbenchApp(App[None]):
     # -- the rest --
 
     def action_show_tab(self, tab: str) -> None:
-        absent = {"compare": self.compare_path is None, "log": self.log_path is None}
+        absent = {
+            "compare": self.compare_path is None,
+            "log": self.log_path is None,
+            "serve": self.serve_interface is None,
+        }
         if absent.get(tab, False):
             return
         self.query_one(TabbedContent).active = tab
@@ -858,4 +919,5 @@ class WorkbenchApp(App[None]):
             self.boot_run.stop()
         if self.debug_run is not None:
             self.debug_run.stop()
+        self._stop_serving.set()
         self.stub.close()
