@@ -270,3 +270,25 @@ def test_a_foreign_image_stops_at_its_entry_with_every_image_placed(
     frame = next(line for line in lines if line.startswith("#0 "))
     assert f"{entry:#018x}" in frame, frame
     assert "debug: image BOOTX64.EFI base" in result.summary()
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(300)
+def test_from_entry_our_stub_breaks_in_efi_main_at_source_level(
+    make_tree: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _debug_tools()
+    root = make_tree()
+    code = main(["debug", str(root), "--from-entry", "--batch", "--break", "efi_main",
+                 "--expect", SAMPLE_MARKER, "--timeout", "200"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    gdb = [line.removeprefix("gdb: ") for line in out.splitlines() if line.startswith("gdb: ")]
+    assert gdb[0].startswith("BOOTX64.EFI loaded at "), gdb[:3]
+    hit = next(line for line in gdb if line.startswith("Breakpoint "))
+    assert ", efi_main (image=0x" in hit and " at src/main.c:" in hit, hit
+    frames = [line for line in gdb if line.startswith("#0  efi_main (")]
+    assert frames and "at src/main.c:" in frames[0], gdb
+    # It did not also wait for a debugger: no `debug base=` line, and the boot went on.
+    assert "stub: debug base=" not in out
+    assert "breakpoint hits: efi_main x1" in out

@@ -59,6 +59,9 @@ class DebugOptions:
     breakpoints: tuple[str, ...] = DEFAULT_BREAKPOINTS
     batch: bool = False
     user_commands: Path | None = None  # sourced after the setup, before the first continue
+    # Our stub too is stopped at its first instruction through the firmware's debug image
+    # table (instead of waiting for the debugger), so `break efi_main` hits.
+    from_entry: bool = False
 
 
 def gdb_plan(socket: Path, symbols: Path, base: int, options: DebugOptions) -> list[str]:
@@ -269,13 +272,14 @@ class DebugRun:
         stub = root / contract.BOOT_PATH
         if not stub.is_file():
             raise BadInput(f"{root}: no {contract.BOOT_PATH}")
-        wanted = None if is_our_stub(stub) else foreign_facts(stub)
+        ours = is_our_stub(stub)
+        wanted = None if ours and not options.from_entry else foreign_facts(stub)
         symbols = self.request.symbols
-        if wanted is None:
+        if ours:
             symbols = symbols or symbols_beside(default_stub())
         if symbols is not None and not symbols.is_file():
             raise BadInput(f"{symbols}: no such file")
-        if wanted is None and symbols is not None:
+        if ours and symbols is not None:
             check_symbols_match(symbols, stub)
         # Short and private: the socket path must fit sockaddr_un.
         with tempfile.TemporaryDirectory(prefix="wbdebug-", dir="/tmp") as scratch:
@@ -284,8 +288,10 @@ class DebugRun:
                 self.request.vars_template
                 or find_firmware(secure_boot=self.request.secure_boot).vars_template
             )
-            vars_template = debug_vars(template, work / "vars.fd")
-            return self._debug(gdb, symbols, work, vars_template, wanted)
+            # Stopped at its entry, our stub must not also wait for a debugger.
+            if wanted is None:
+                template = debug_vars(template, work / "vars.fd")
+            return self._debug(gdb, symbols, work, template, wanted)
 
     def _debug(
         self,
@@ -492,8 +498,13 @@ class DebugRun:
                 offset = entry.image.base - wanted.image_base
                 session.console(f"add-symbol-file {symbols} -o {offset:#x}")
             for where in self.request.options.breakpoints:
-                if where not in DEFAULT_BREAKPOINTS:
+                if where in DEFAULT_BREAKPOINTS and symbols is None:
+                    continue  # our failure path: not in this image, or no symbols to find it
+                try:
                     session.break_at(where)
+                except GdbError as error:
+                    if where not in DEFAULT_BREAKPOINTS:
+                        self._gdb_line(f"break {where}: {error}", result)
             if self.on_session is not None:
                 self.on_session(session)
                 while not self._done.wait(0.2) and not session.closed:
@@ -520,8 +531,8 @@ class DebugRun:
             except GdbError:
                 return
             if stop.reason == "breakpoint-hit" and stop.frame is not None:
+                # GDB's console says "Breakpoint N, function (args) at file:line" itself.
                 result.hits.append(BreakpointHit(stop.breakpoint or 0, stop.frame.function))
-                self._gdb_line(f"Breakpoint {stop.breakpoint}, {stop.frame.where}", result)
                 for command in ("bt", "info args", "info locals"):
                     session.console(command)
             elif isinstance(stop, Stopped) and stop.reason.startswith("exited"):

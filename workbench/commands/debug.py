@@ -77,6 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch", action="store_true", help="no prompt: report each breakpoint hit and go on"
     )
     parser.add_argument(
+        "--from-entry",
+        action="store_true",
+        help="our stub too: stop at its first instruction (the firmware's debug image table) "
+        "instead of letting it wait, so `--break efi_main` hits",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         metavar="S",
@@ -113,6 +119,7 @@ def request_from(args: argparse.Namespace, vars_template: Path | None = None) ->
         breakpoints=tuple(dict.fromkeys((*DEFAULT_BREAKPOINTS, *(args.breakpoints or ())))),
         batch=args.batch,
         user_commands=args.gdb_commands,
+        from_entry=args.from_entry,
     )
     return DebugRequest(
         root=args.root,
