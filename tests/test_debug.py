@@ -292,3 +292,25 @@ def test_from_entry_our_stub_breaks_in_efi_main_at_source_level(
     # It did not also wait for a debugger: no `debug base=` line, and the boot went on.
     assert "stub: debug base=" not in out
     assert "breakpoint hits: efi_main x1" in out
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(300)
+def test_a_netbooted_stub_breaks_in_its_own_tftp_transfer(
+    make_tree: Callable[..., Path], stub_efi: Path
+) -> None:
+    """PXE: the stub fetched by the firmware over TFTP, in the lab's namespace, under GDB."""
+    _debug_tools()
+    require_tool("dnsmasq")
+    root = make_tree()
+    options = DebugOptions(breakpoints=("console_error", "own_tftp_read"), batch=True)
+    request = DebugRequest(root=root, mode="net", options=options, expect=SAMPLE_MARKER,
+                           symbols=stub_efi.with_name("stub.so"))  # fmt: skip
+    recorder = Recorder()
+    result = debug(request, recorder)
+    assert result.outcome.ok, result.outcome.reason
+    assert [hit.function for hit in result.hits] == ["own_tftp_read", "own_tftp_read"]
+    frames = [line for line in result.gdb_output if line.startswith("#")]
+    for caller in ("net_read", "fetch", "efi_main"):
+        assert any(f" {caller} (" in frame for frame in frames), (caller, frames)
+    assert "via=own-tftp" in recorder.serial()
