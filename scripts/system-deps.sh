@@ -7,7 +7,7 @@ packages=(
   qemu-system-x86 ovmf gnu-efi dnsmasq-base busybox-static sbsigntool
   mtools dosfstools cpio systemd-boot-efi iproute2 binutils gcc make
   openssl tmux util-linux clang libclang-rt-14-dev atftp atftpd swtpm swtpm-tools
-  nginx-light shim-signed ipxe
+  nginx-light shim-signed ipxe gdb rsyslog
 )
 
 missing=()

@@ -24,6 +24,7 @@ POLICY_KEYS: dict[str, str] = {
     "tftp-window": "TFTP window, 1 to 256",
     "fetch-timeout": "seconds one file may take over the network, 1 to 3600",
     "net-stack": "own (the stub's own TCP/IP over the NIC driver) or firmware",
+    "log": "on (console lines also over syslog when netbooted) or off",
 }
 
 # Decimal numbers and their ranges, as the stub reads them (stub/src/policy.c).
@@ -42,6 +43,8 @@ def _policy_value_ok(key: str, value: str) -> bool:
         return value in ("auto", "local", "net", "http")
     if key == "net-stack":
         return value in ("own", "firmware")
+    if key == "log":
+        return value in ("on", "off")
     if key in _NUMBER_RANGES:
         low, high, digits = _NUMBER_RANGES[key]
         return (

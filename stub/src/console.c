@@ -4,6 +4,7 @@
 #include "console.h"
 #include "efi_status.h"
 #include "line.h"
+#include "log_net.h"
 #include "utf8.h"
 
 #define OUTPUT_CHUNK 128
@@ -42,6 +43,7 @@ void console_end(text_buf *tb)
 {
     output_utf8(tb->buf, tb->len);
     output_utf8("\r\n", 2);
+    log_net_line(tb->buf, tb->len);  /* over syslog too when netbooted (log_net.h) */
 }
 
 void console_line(const char *text)

@@ -11,7 +11,8 @@
 
 /* Start a line: the buffer holds "stub: " already. */
 void console_begin(text_buf *tb, char *storage, size_t cap);
-/* Print the line (UTF-8 in, UCS-2 to ConOut) followed by CRLF. */
+/* Print the line (UTF-8 in, UCS-2 to ConOut) followed by CRLF; netbooted, it also goes out
+ * over syslog (log_net.h). */
 void console_end(text_buf *tb);
 /* A whole fixed line: "stub: " + text. */
 void console_line(const char *text);

@@ -14,6 +14,7 @@
 #include "line.h"
 #include "linux.h"
 #include "local.h"
+#include "log_net.h"
 #include "measure.h"
 #include "net.h"
 #include "paths.h"
@@ -515,6 +516,8 @@ static EFI_STATUS boot(stub_state *s)
         return status;
     if (policy.found)
         policy_parse(policy.data, policy.len, &s->policy, policy_warning, NULL);
+    /* Netbooted: the lines so far, and every later one, also go over syslog. */
+    log_net_start(s->self->DeviceHandle, &s->policy);
     print_measurement(measure_sections(s->self->ImageBase, s->self->ImageSize));
 
     if (!s->kernel.content.found || s->kernel.content.len == 0)
@@ -561,10 +564,13 @@ static EFI_STATUS boot(stub_state *s)
             return console_error("initrd", s->initrd.subject, "cannot install LoadFile2 for the initrd", status);
     }
     console_line("starting kernel");
+    log_net_stop(LOG_NET_KERNEL_WAIT_MS);  /* the kernel finds no UDP child of ours */
     guard_end how;
     status = linux_start(s->image, s->self, &s->loaded, s->cmdline, s->cmdline_bytes, &how);
     unsigned failures = exit_guard_boot_services_failures();
-    if (failures) {
+    if (!failures) {
+        log_net_start(s->self->DeviceHandle, &s->policy);  /* back before ExitBootServices */
+    } else {
         char storage[CONSOLE_LINE_MAX];
         text_buf tb;
         console_begin(&tb, storage, sizeof storage);
@@ -595,6 +601,8 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
     char storage[CONSOLE_LINE_MAX];
     text_buf tb;
     unsigned on_error = s->policy.on_error;
+    if (s->self && !exit_guard_boot_services_failures())
+        log_net_start(s->self->DeviceHandle, &s->policy);  /* an error before the policy was read */
     /* After a failed ExitBootServices the firmware's timer is off (EDK2 stops it first and
      * does not restart it): its boot manager would hang, so a reset takes the place of exit. */
     if (on_error == ON_ERROR_EXIT && exit_guard_boot_services_failures()) {
@@ -604,10 +612,12 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
     switch (on_error) {
     case ON_ERROR_EXIT:
         console_line("returning to=firmware");
+        log_net_stop(LOG_NET_ERROR_WAIT_MS);
         release(s);
         return status;
     case ON_ERROR_HALT:
         console_line("halting");
+        log_net_stop(LOG_NET_ERROR_WAIT_MS);
         uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
         for (;;)
             __asm__ volatile("hlt");
@@ -619,6 +629,7 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
         line_field_u64(&tb, "in", s->policy.error_delay);
         tb_str(&tb, "s");
         console_end(&tb);
+        log_net_stop(LOG_NET_ERROR_WAIT_MS);
         for (unsigned i = 0; i < s->policy.error_delay; i++)
             uefi_call_wrapper(BS->Stall, 1, 1000000);
         uefi_call_wrapper(RT->ResetSystem, 4, EfiResetCold, status, 0, NULL);

@@ -11,6 +11,7 @@
 #include "dhcp6.h"
 #include "line.h"
 #include "http.h"
+#include "log_net.h"
 #include "net.h"
 #include "own_http.h"
 #include "own_tftp.h"
@@ -204,6 +205,23 @@ static void transfer_from(net_transfer *info, const char *via, const tftp4_resul
     CopyMem(info->digest, (void *)result->digest, sizeof info->digest);
 }
 
+/* The own path holds the NIC at TPL_CALLBACK, where the firmware's UDP must not send (its
+ * MNP can reclaim the own path's transmit buffers): syslog lines wait until the NIC is back. */
+static const char *hold_nic(EFI_HANDLE device, snp_link *link)
+{
+    log_net_pause();
+    const char *why = snp_open(device, link);
+    if (why)
+        log_net_resume();
+    return why;
+}
+
+static void release_nic(snp_link *link)
+{
+    snp_close(link);
+    log_net_resume();
+}
+
 /* Once the own path could not be used, the rest of the boot takes the firmware's: one warning. */
 static int own_path_off;
 
@@ -224,14 +242,14 @@ static int read_own(EFI_HANDLE device, EFI_PXE_BASE_CODE_PROTOCOL *pxe, const st
     snp_link link;
     tftp_reader reader = {.device = device, .mode = pxe->Mode, .link = &link};
     own_addresses(pxe->Mode, &reader.addr);
-    const char *why = snp_open(device, &link);
+    const char *why = hold_nic(device, &link);
     if (why) {
         own_path_unavailable(why);
         return 0;
     }
     tftp4_result result;
     *status = read_with_fallbacks(&reader, policy, server, name, deadline, out, &result, reason);
-    snp_close(&link);
+    release_nic(&link);
     if (result.outcome == TFTP4_UNAVAILABLE) {
         own_path_unavailable(*reason);
         return 0;
@@ -284,13 +302,13 @@ EFI_STATUS net_http_read(EFI_HANDLE device, const http_boot *boot, const stub_po
         CopyMem(addr.mask, (void *)boot->boot.subnet, 4);
         CopyMem(addr.router, (void *)boot->boot.gateway, 4);
         snp_link link;
-        const char *why = snp_open(device, &link);
+        const char *why = hold_nic(device, &link);
         if (why) {
             own_path_unavailable(why);
         } else {
             int unavailable = 0;
             EFI_STATUS status = own_http_read(&link, &addr, url, deadline, out, info, reason, &unavailable);
-            snp_close(&link);
+            release_nic(&link);
             if (!unavailable)
                 return status;
             own_path_unavailable(*reason);

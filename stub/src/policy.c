@@ -9,6 +9,7 @@ void policy_defaults(stub_policy *policy)
     policy->tftp_window = POLICY_DEFAULT_WINDOW;
     policy->fetch_timeout = POLICY_DEFAULT_FETCH_TIMEOUT;
     policy->stack = NET_STACK_OWN;
+    policy->log = LOG_NET_ON;
 }
 
 static int is_blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -54,6 +55,7 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
     static const char *const on_error_words[] = {"reset", "halt", "exit", NULL};
     static const char *const source_words[] = {"auto", "local", "net", "http", NULL};
     static const char *const stack_words[] = {"own", "firmware", NULL};
+    static const char *const log_words[] = {"on", "off", NULL};
     while (len > 0 && is_blank(line[0])) {
         line++;
         len--;
@@ -121,6 +123,14 @@ static void apply_line(const uint8_t *line, size_t len, stub_policy *policy,
             policy->stack = NET_STACK_OWN;
         } else {
             policy->stack = (net_stack)i;
+        }
+    } else if (equals(line, key_len, "log")) {
+        int i = pick(value, value_len, log_words);
+        if (i < 0) {
+            warn(ctx, "bad log value, on or off (using on)", value, value_len);
+            policy->log = LOG_NET_ON;
+        } else {
+            policy->log = (log_net_mode)i;
         }
     } else {
         warn(ctx, "unknown key (ignored)", line, key_len);

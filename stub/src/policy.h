@@ -11,6 +11,8 @@ typedef enum { SOURCE_AUTO, SOURCE_LOCAL, SOURCE_NET, SOURCE_HTTP } boot_source;
 /* Whose network stack carries the stub's transfers: its own over the firmware's NIC driver
  * (SNP), or the firmware's protocols (MTFTP4, HTTP, PXE Base Code). */
 typedef enum { NET_STACK_OWN, NET_STACK_FIRMWARE } net_stack;
+/* Whether a netbooted stub also sends its console lines over syslog (log_net.c). */
+typedef enum { LOG_NET_ON, LOG_NET_OFF } log_net_mode;
 
 
 typedef struct {
@@ -21,6 +23,7 @@ typedef struct {
     unsigned tftp_window;   /* RFC 7440 window asked for, 1..256 (1: lock-step, no option) */
     unsigned fetch_timeout; /* seconds one file may take over the network, 1..3600 */
     net_stack stack;
+    log_net_mode log;
 } stub_policy;
 
 #define POLICY_DEFAULT_DELAY 5

@@ -7,6 +7,7 @@ void test_pcr11(void);
 void test_tcp(void);
 void test_tcp_rx(void);
 void test_http_rx(void);
+void test_syslog_msg(void);
 
 void check_record(int ok, const char *what, const char *file, int line)
 {
@@ -58,6 +59,7 @@ int main(void)
     test_tcp();
     test_tcp_rx();
     test_http_rx();
+    test_syslog_msg();
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
 }

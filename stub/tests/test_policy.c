@@ -133,8 +133,27 @@ static void test_net_stack(void)
     CHECK_STR(w.last, "bad net-stack value, own or firmware (using own): Firmware");
 }
 
+/* Console lines over syslog when netbooted: on by default, `log=off` stops them. */
+static void test_log(void)
+{
+    struct warnings w;
+    stub_policy p = parse_policy("", &w);
+    CHECK(p.log == LOG_NET_ON);
+    p = parse_policy("log=off", &w);
+    CHECK(p.log == LOG_NET_OFF && !w.count);
+    p = parse_policy(" log = on \r\nsource=net", &w);
+    CHECK(p.log == LOG_NET_ON && p.source == SOURCE_NET && !w.count);
+    p = parse_policy("log=off\nlog=OFF", &w);
+    CHECK(p.log == LOG_NET_ON && w.count == 1);
+    CHECK_STR(w.last, "bad log value, on or off (using on): OFF");
+    p = parse_policy("log=\nlog=no\nlogs=off", &w);
+    CHECK(p.log == LOG_NET_ON && w.count == 3);
+    CHECK_STR(w.last, "unknown key (ignored): logs");
+}
+
 void test_policy_all(void)
 {
+    test_log();
     test_net_stack();
     test_policy();
     test_tftp_keys();

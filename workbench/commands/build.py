@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
         help="policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net|http, "
-        "tftp-blksize=N, tftp-window=N, fetch-timeout=SECONDS, net-stack=own|firmware",
+        "tftp-blksize=N, tftp-window=N, fetch-timeout=SECONDS, net-stack=own|firmware, log=on|off",
     )  # fmt: skip
     parser.add_argument("--osrel", type=Path, metavar="FILE", help="os-release text to embed")
     parser.add_argument("--kernel-name", help="file name of the kernel in EFI/Linux")

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
         help="set a policy key (KEY= removes it): on-error, error-delay, source, "
-        "tftp-blksize, tftp-window, fetch-timeout, net-stack",
+        "tftp-blksize, tftp-window, fetch-timeout, net-stack, log",
     )  # fmt: skip
     signing = parser.add_mutually_exclusive_group()
     signing.add_argument("--sign", type=Path, metavar="KEYDIR", help="re-sign with KEYDIR/db.key")

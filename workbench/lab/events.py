@@ -106,6 +106,19 @@ class LabFailed(_Event):
 
 
 @dataclass
+class RemoteLine(_Event):
+    """A syslog message the lab's receiver got: a netbooted stub sends each console line so
+    (stub/FORMAT.md, "Console lines over syslog"). `text` has non-printable characters as
+    `\\xNN` (workbench.lab.syslog_rx); for the stub it is the `stub: ` line as printed."""
+
+    source: str  # the sender's IP address
+    text: str
+    hostname: str = ""  # the stub's MAC address (or IP address)
+    app: str = ""  # "stub" for the stub's lines
+    severity: int = 6  # 3 error, 4 warning, 6 info
+
+
+@dataclass
 class Outcome(_Event):
     ok: bool
     kind: OutcomeKind
@@ -120,11 +133,31 @@ class Outcome(_Event):
     where: dict[str, Any] | None = None
 
 
-Event = SerialLine | StubStep | Reset | Transfer | LabNote | MachineExit | LabFailed | Outcome
+Event = (
+    SerialLine
+    | StubStep
+    | Reset
+    | Transfer
+    | LabNote
+    | MachineExit
+    | LabFailed
+    | Outcome
+    | RemoteLine
+)
 
 _TYPES: dict[str, type[_Event]] = {
     cls.__name__: cls
-    for cls in (SerialLine, StubStep, Reset, Transfer, LabNote, MachineExit, LabFailed, Outcome)
+    for cls in (
+        SerialLine,
+        StubStep,
+        Reset,
+        Transfer,
+        LabNote,
+        MachineExit,
+        LabFailed,
+        Outcome,
+        RemoteLine,
+    )
 }
 
 

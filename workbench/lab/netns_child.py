@@ -21,17 +21,19 @@ from pathlib import Path
 
 from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
-from workbench.lab.events import Event, LabFailed, LabNote, Transfer
+from workbench.lab.events import Event, LabFailed, LabNote, RemoteLine, Transfer
 from workbench.lab.http import HttpServer
 from workbench.lab.link_relay import LinkRelay, impairs_link
 from workbench.lab.listen import where
 from workbench.lab.netns import SERVER_ADDRESS, SERVER_ADDRESS6, TAP_DEVICE, find_tool
 from workbench.lab.qemu import MachineSpec, QemuProcess
 from workbench.lab.request import NetLabConfig, gdbstub_args
+from workbench.lab.syslog_rx import SyslogLine, SyslogReceiver
 from workbench.lab.tftp import TftpServer
 from workbench.lab.tpm import SoftwareTpm
 
 DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"
+SYSLOG_PORT = 514
 DHCP6_RANGE = "fd00::10,fd00::50,64,1h"
 DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed",
                   "DHCPSOLICIT", "DHCPADVERTISE", "DHCPREPLY")  # fmt: skip
@@ -128,8 +130,10 @@ def dhcp_options(config: NetLabConfig) -> list[str]:
     # --dhcp-no-override keeps the boot file in the BOOTP file field, where PXE servers put it
     # and shim looks for it (shim fetches its second stage from that file's directory; from
     # option 67 alone it would ask for "grubx64.efi" at the root).
+    # Option 7 (log server) names the syslog receiver; forced: EDK2's PXE does not ask for it.
     return [f"--dhcp-range={DHCP_RANGE}", f"--dhcp-boot={BOOT_PATH},,{SERVER_ADDRESS}",
-            "--dhcp-no-override"]  # fmt: skip
+            "--dhcp-no-override",
+            f"--dhcp-option-force=option:log-server,{SERVER_ADDRESS}"]  # fmt: skip
 
 
 def firmware_switches(config: NetLabConfig) -> list[str]:
@@ -245,6 +249,22 @@ def tftp_server(config: NetLabConfig) -> Iterator[None]:
         yield
 
 
+def publish_syslog(line: SyslogLine) -> None:
+    emit(RemoteLine(line.source, line.text, hostname=line.hostname, app=line.app,
+                    severity=line.severity))  # fmt: skip
+
+
+@contextlib.contextmanager
+def syslog_receiver(config: NetLabConfig) -> Iterator[None]:
+    """Syslog on the boot server's address: a netbooted stub sends its console lines there."""
+    address = server_address(config)
+    with SyslogReceiver(address, SYSLOG_PORT, publish_syslog) as receiver:
+        emit(LabNote(f"syslog: listening on {where(address, SYSLOG_PORT)}"))
+        yield
+    if receiver.dropped:
+        emit(LabNote(f"syslog: {receiver.dropped} datagram(s) dropped ({receiver.last_drop})"))
+
+
 def run(config: NetLabConfig) -> int:
     if not in_private_namespace():
         raise LabFailure("refusing to start DHCP: not inside a private network namespace")
@@ -261,7 +281,7 @@ def run(config: NetLabConfig) -> int:
     if config.tftp_server == "dnsmasq":
         dnsmasq_tftp = str(world_readable_copy(config.root, workdir / "tftp-root"))
     tpm: SoftwareTpm | None = None
-    with file_server(config), contextlib.ExitStack() as stack:
+    with syslog_receiver(config), file_server(config), contextlib.ExitStack() as stack:
         try:
             dnsmasq = start_dnsmasq(config, stopping, dnsmasq_tftp)
             offered = DHCP6_RANGE if config.ipv6 else DHCP_RANGE
