@@ -3,18 +3,23 @@
 
 #include "service.h"
 
-stub_service_binding *service_binding_for(EFI_HANDLE device, EFI_GUID *binding_guid)
+void *protocol_along_path(EFI_HANDLE device, EFI_GUID *guid)
 {
     EFI_DEVICE_PATH *path = NULL;
-    EFI_HANDLE nic = NULL;
-    stub_service_binding *binding = NULL;
+    EFI_HANDLE handle = NULL;
+    void *protocol = NULL;
     if (!device || EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, device, &DevicePathProtocol, (void **)&path)) || !path)
         return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, binding_guid, &path, &nic)))
+    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, guid, &path, &handle)))
         return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, nic, binding_guid, (void **)&binding)))
+    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, handle, guid, &protocol)))
         return NULL;
-    return binding;
+    return protocol;
+}
+
+stub_service_binding *service_binding_for(EFI_HANDLE device, EFI_GUID *binding_guid)
+{
+    return protocol_along_path(device, binding_guid);
 }
 
 EFI_STATUS service_child(stub_service_binding *binding, EFI_GUID *protocol_guid,

@@ -7,6 +7,10 @@
 
 #include "proto/service_binding.h"
 
+/* The protocol `guid` on the handle closest to `device` along its device path (the NIC's SNP,
+ * a service binding); NULL when there is none. */
+void *protocol_along_path(EFI_HANDLE device, EFI_GUID *guid);
+
 /* The service binding `binding_guid` on the handle closest to `device` along its device path
  * (the NIC under a PXE or HTTP Boot device); NULL when there is none. */
 stub_service_binding *service_binding_for(EFI_HANDLE device, EFI_GUID *binding_guid);

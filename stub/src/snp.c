@@ -2,6 +2,7 @@
 #include <efilib.h>
 
 #include "clock.h"
+#include "service.h"
 #include "snp.h"
 
 #define WANTED_FILTERS (EFI_SIMPLE_NETWORK_RECEIVE_UNICAST | EFI_SIMPLE_NETWORK_RECEIVE_BROADCAST)
@@ -9,20 +10,6 @@
 #define IF_TYPE_ETHERNET 1  /* RFC 3232 ifType, as SNP reports it */
 
 static EFI_GUID snp_guid = EFI_SIMPLE_NETWORK_PROTOCOL_GUID;
-
-static EFI_SIMPLE_NETWORK *snp_of(EFI_HANDLE device)
-{
-    EFI_DEVICE_PATH *path = NULL;
-    EFI_HANDLE nic = NULL;
-    EFI_SIMPLE_NETWORK *snp = NULL;
-    if (!device || EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, device, &DevicePathProtocol, (void **)&path)) || !path)
-        return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->LocateDevicePath, 3, &snp_guid, &path, &nic)))
-        return NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, nic, &snp_guid, (void **)&snp)))
-        return NULL;
-    return snp;
-}
 
 /* Take back the frames the driver has finished sending; 1 when none of ours is left. */
 static int reclaim(snp_link *link)
@@ -44,7 +31,7 @@ static int reclaim(snp_link *link)
 const char *snp_open(EFI_HANDLE device, snp_link *link)
 {
     *link = (snp_link){0};
-    EFI_SIMPLE_NETWORK *snp = snp_of(device);
+    EFI_SIMPLE_NETWORK *snp = protocol_along_path(device, &snp_guid);
     if (!snp || !snp->Mode)
         return "no Simple Network Protocol on the boot NIC";
     EFI_SIMPLE_NETWORK_MODE *mode = snp->Mode;
