@@ -137,31 +137,3 @@ def test_http_unreadable_file_is_403(world_root: Path) -> None:
     finally:
         errors = served.stop()
     assert "Traceback" not in errors
-
-
-def test_tftp_listener_survives_a_thread_it_cannot_start(world_root: Path) -> None:
-    # Main thread + listener = 2 tasks: with 3, exactly one transfer thread can run.
-    served = Serve(world_root, nproc=3)
-    try:
-        with udp_client() as holder, udp_client() as refused:
-            holder.sendto(rrq("big"), ("127.0.0.1", served.port))
-            data, session = holder.recvfrom(2000)
-            assert data[:4] == b"\x00\x03\x00\x01"  # DATA 1, never acknowledged: the thread stays
-            refused.sendto(rrq("small"), ("127.0.0.1", served.port))
-            answer, _ = refused.recvfrom(1000)
-            assert answer[:4] == b"\x00\x05\x00\x00" and b"out of resources" in answer
-            assert "cannot start a session" in served.wait_line("failed   small")
-            holder.sendto(b"\x00\x05\x00\x00done\x00", session)  # the one session ends
-            served.wait_line("failed   big")
-        # The listener is still there: once the thread has gone, a request is served.
-        for _ in range(25):
-            with udp_client() as sock:
-                sock.sendto(rrq("small"), ("127.0.0.1", served.port))
-                answer, _ = sock.recvfrom(1000)
-            if answer[:2] == b"\x00\x03":
-                break
-            time.sleep(0.2)
-        assert answer == b"\x00\x03\x00\x01hello\n"
-    finally:
-        errors = served.stop()
-    assert "Traceback" not in errors

@@ -241,7 +241,7 @@ def test_sessions_beyond_the_cap_are_answered_busy_then_served_once_one_ends(roo
         assert busy.filename == "small" and "2 sessions in flight" in (busy.error or "")
         first.sendto(b"\x00\x05\x00\x00cancelled\x00", holders[0])  # one session ends
         wait_for(events, lambda e: e.filename == "big" and e.state == "failed")
-        for _ in range(20):  # its thread frees the slot just after its last event
+        for _ in range(20):  # the slot is free once its last event is out
             answer, _ = ask(server.port, rrq(b"small"))
             if opcode(answer) == DATA_OPCODE:
                 break
