@@ -137,3 +137,39 @@ def test_not_a_pe_is_none() -> None:
 
 def test_an_image_without_a_name_says_so() -> None:
     assert LoadedImage(1, 0x1000, 0x2000, None).name == "(no name)"
+
+
+class ShortReads(Memory):
+    """GDB's reads: as much as is readable from the start, None only when nothing is."""
+
+    def read(self, address: int, length: int) -> bytes | None:
+        for start, data in self.blocks.items():
+            if start <= address < start + len(data):
+                return data[address - start : address - start + length]
+        return None
+
+
+def test_short_reads_give_what_is_whole_and_raise_nothing() -> None:
+    memory = ShortReads()
+    system = bytearray(0x78)
+    struct.pack_into("<QQ", system, 0x68, 2, CONFIG)
+    memory.put(SYSTEM_TABLE, bytes(system))
+    # The second configuration entry (the one looked for) is cut off after its GUID.
+    other = uuid.UUID("8868e871-e4f1-11d3-bc22-0080c73c8881")
+    memory.put(CONFIG, other.bytes_le + struct.pack("<Q", 1) + DEBUG_IMAGE_INFO_TABLE_GUID.bytes_le)
+    assert configuration_table(memory.read, SYSTEM_TABLE, DEBUG_IMAGE_INFO_TABLE_GUID) is None
+    # Three entries claimed, one and a half pointers readable.
+    memory.put(HEADER, struct.pack("<IIQ", 0, 3, TABLE))
+    memory.put(TABLE, struct.pack("<Q", NORMAL) + b"\0" * 4)
+    memory.put(NORMAL, struct.pack("<IIQQ", 1, 0, LOADED, 0xAAAA))
+    memory.put(LOADED, loaded_image(FILE_PATH, IMAGE, 0x40000))
+    memory.put(FILE_PATH, file_path("\\EFI\\BOOT\\BOOTX64.EFI"))
+    assert [image.handle for image in loaded_images(memory.read, HEADER)] == [0xAAAA]
+
+
+def test_names_from_guest_memory_cannot_drive_a_terminal() -> None:
+    memory = Memory()
+    memory.put(FILE_PATH, file_path("\\EFI\\x\x1b[2J\n\u202eevil.efi"))
+    text = file_path_text(memory.read, FILE_PATH)
+    assert text == "\\EFI\\x\\x1b[2J\\x0a\\xe2\\x80\\xaeevil.efi"
+    assert text.isprintable()

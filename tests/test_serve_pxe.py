@@ -481,3 +481,15 @@ def test_dhcp_range_on_an_isolated_network(make_tree, tmp_path: Path) -> None:
     assert {BOOT_PATH, "EFI/Linux/vmlinuz", "EFI/Linux/initrd.img"} <= set(files)
     assert {r["address"] for r in files.values()} == {ack["address"]}
     assert "stub: starting kernel" in console_lines(result, ISOLATED_GUEST, ack["address"])
+
+
+def test_syslog_from_unknown_sources_stops_growing_the_table() -> None:
+    from workbench.serve_clients import MOST_MACHINES, ClientTable
+
+    table = ClientTable(resolve_mac=lambda _address: None)
+    for index in range(MOST_MACHINES + 50):
+        table.console_line(f"fd00::{index:x}", "stub: hello")
+    assert len(table.rows()) == MOST_MACHINES
+    # A machine already known still gets its lines.
+    assert table.console_line("fd00::1", "stub: again") is not None
+    assert table.console_line("fd00::ffff", "stub: spoofed") is None

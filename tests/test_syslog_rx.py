@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import resource
 import socket
 import threading
 import time
@@ -202,3 +203,24 @@ def test_busy_port_is_one_line_error_and_stop_frees_it() -> None:
     again = SyslogReceiver("127.0.0.1", port, lambda line: None).start()
     again.stop()
     again.stop()  # twice is harmless
+
+
+def test_receiver_on_a_descriptor_above_1023() -> None:
+    """A server with many sockets open: the receiver's own may be numbered past select()'s."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("too few descriptors allowed")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held: list[socket.socket] = []
+    try:
+        while not held or held[-1].fileno() < 1030:
+            held.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        receiver, lines, arrived = receive("127.0.0.1")
+        with receiver, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"<14>1 - h stub - line - stub: far", ("127.0.0.1", receiver.port))
+            assert arrived.wait(3)
+        assert lines[0].text == "stub: far"
+    finally:
+        for sock in held:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -71,7 +71,8 @@ def configuration_table(read: Read, system_table: int, guid: uuid.UUID) -> int |
     entries = read(table, count * CONFIGURATION_ENTRY)
     if entries is None:
         return None
-    for index in range(count):
+    # A read may come back short (GDB gives what is readable): only whole entries are looked at.
+    for index in range(min(count, len(entries) // CONFIGURATION_ENTRY)):
         offset = index * CONFIGURATION_ENTRY
         if entries[offset : offset + 16] == guid.bytes_le:
             return _u64(entries, offset + 16)
@@ -140,7 +141,7 @@ def _codeview_name(read: Read, base: int, rva: int, size: int) -> str | None:
         if start is None:
             return None
         raw = record[start:].split(b"\0", 1)[0]
-        return raw.decode("utf-8", "replace") or None
+        return _shown(raw.decode("utf-8", "replace")) or None
     return None
 
 
@@ -171,7 +172,18 @@ def file_path_text(read: Read, path: int) -> str | None:
             if guid is not None and len(guid) == 16:
                 parts.append(f"fv:{uuid.UUID(bytes_le=guid)}")
         path += length
-    return "".join(parts) or None
+    return _shown("".join(parts)) or None
+
+
+def _shown(text: str) -> str:
+    """Guest memory's text with non-printable characters as `\\xNN` (per UTF-8 byte), so a
+    name printed in a line cannot drive the operator's terminal; backslashes stay (paths)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else "".join(f"\\x{octet:02x}" for octet in char.encode())
+        for char in text
+    )
 
 
 @dataclass(frozen=True)
@@ -213,7 +225,7 @@ def loaded_images(
     if pointers is None:
         return []
     images = []
-    for index in range(count - first):
+    for index in range(min(count - first, len(pointers) // 8)):  # a short read: what is there
         normal = _u64(pointers, index * 8)
         entry = read(normal, 24) if normal else None
         if entry is None or len(entry) < 24 or _u32(entry, 0) != 1:

@@ -39,6 +39,8 @@ from workbench.lab.tftp import DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WINDOW, TftpSer
 from workbench.textsafe import printable
 
 SYSLOG_KEPT = 200  # console lines kept per machine
+# Rows at most: syslog is UDP, and spoofed sources must not grow the table without bound.
+MOST_MACHINES = 1024
 
 
 @dataclass
@@ -185,14 +187,21 @@ class ClientTable:
         self._changed(machine)
         return machine
 
-    def console_line(self, source: str, text: str) -> Machine:
+    def console_line(self, source: str, text: str) -> Machine | None:
+        """The line under its machine; None (dropped) from a new source once the table is
+        full."""
         with self._lock:
+            if source not in self._by_address and self._count() >= MOST_MACHINES:
+                return None
             machine = self._by_ip(source)
             machine.console.append(text)
             del machine.console[:-SYSLOG_KEPT]
             machine.last_seen = time.monotonic()
         self._changed(machine)
         return machine
+
+    def _count(self) -> int:
+        return len({id(m) for m in [*self._by_mac.values(), *self._by_address.values()]})
 
     def _changed(self, machine: Machine) -> None:
         if self.on_change is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import select
 import socket
 import threading
 import time
@@ -209,10 +208,14 @@ class SyslogReceiver:
         except OSError as error:
             sock.close()
             raise cannot_serve("syslog", self.bind, self._port, error) from None
+        # A timeout, not select(): select() refuses descriptors above 1023 (a busy server).
+        sock.settimeout(POLL_SECONDS)
         self._socket = sock
         self._port = sock.getsockname()[1]
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._receive_forever, daemon=True, name="syslog")
+        self._thread = threading.Thread(
+            target=self._receive_forever, args=(sock,), daemon=True, name="syslog"
+        )
         self._thread.start()
         return self
 
@@ -238,15 +241,13 @@ class SyslogReceiver:
         self.dropped += 1
         self.last_drop = reason
 
-    def _receive_forever(self) -> None:
-        assert self._socket is not None
+    def _receive_forever(self, sock: socket.socket) -> None:
         while not self._stopping.is_set():
             try:
-                ready, _, _ = select.select([self._socket], [], [], POLL_SECONDS)
-                if not ready:
-                    continue
                 # One octet more than allowed tells a long datagram from one that just fits.
-                data, sender = self._socket.recvfrom(MAX_DATAGRAM + 1)
+                data, sender = sock.recvfrom(MAX_DATAGRAM + 1)
+            except TimeoutError:
+                continue
             except OSError:
                 if not self._stopping.is_set():
                     time.sleep(POLL_SECONDS)  # e.g. out of memory: try again, never spin
