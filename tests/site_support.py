@@ -52,6 +52,7 @@ class NetworkPlan:
     serve_args: list[str] = field(default_factory=list)
     timeout: float = 240.0
     http_macs: list[str] = field(default_factory=list)  # these guests try UEFI HTTP Boot only
+    until: str | None = None  # console text that ends a guest's run (default: the sample marker)
 
 
 # -- the test's side -------------------------------------------------------------------------
@@ -126,7 +127,8 @@ def start_site(workdir: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen
 class Guest:
     """One OVMF guest on a tap of the bridge, with its own MAC; its console kept."""
 
-    def __init__(self, index: int, mac: str, workdir: Path, http: bool = False) -> None:
+    def __init__(self, index: int, mac: str, workdir: Path, http: bool = False,
+                 until: str | None = None) -> None:  # fmt: skip
         from workbench.lab.firmware import find_firmware
         from workbench.lab.netns_child import NO_PXE4, NO_PXE6
         from workbench.lab.qemu import MachineSpec, build_command
@@ -149,7 +151,8 @@ class Guest:
         self.command = [f"{arg},mac={mac}" if arg.startswith("virtio-net-pci,") else arg
                         for arg in build_command(spec)]  # fmt: skip
         self.console: list[str] = []
-        self.booted_after: float | None = None
+        self.until = until
+        self.booted_after: float | None = None  # when `until` (or the marker) showed
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, started: float) -> None:
@@ -166,7 +169,7 @@ class Guest:
                 text = clean_serial_text(raw.decode("utf-8", "replace"))
                 if text:
                     self.console.append(text)
-                if SAMPLE_MARKER in text and self.booted_after is None:
+                if (self.until or SAMPLE_MARKER) in text and self.booted_after is None:
                     self.booted_after = round(time.monotonic() - started, 1)
 
         threading.Thread(target=read, daemon=True).start()
@@ -196,7 +199,7 @@ def main(config_path: str) -> int:
     try:
         if plan.site:
             children.extend(start_site(workdir))
-        guests = [Guest(index, mac, workdir, http=mac in plan.http_macs)
+        guests = [Guest(index, mac, workdir, http=mac in plan.http_macs, until=plan.until)
                   for index, mac in enumerate(plan.macs)]  # fmt: skip
         serve = subprocess.Popen(
             [sys.executable, "-m", "workbench.cli", "serve", plan.root, "--pxe", "--interface",

@@ -483,6 +483,35 @@ def test_dhcp_range_on_an_isolated_network(make_tree, tmp_path: Path) -> None:
     assert "stub: starting kernel" in console_lines(result, ISOLATED_GUEST, ack["address"])
 
 
+@pytest.mark.boot
+@pytest.mark.timeout(300)
+def test_a_tampered_guest_says_why_in_serves_output(make_tree, tmp_path: Path) -> None:
+    """No serial console needed: the stub's error line reaches serve over syslog, under the
+    guest's MAC, and the kernel never starts."""
+    from lab_support import require_net_lab
+    from site_support import NetworkPlan, run_network
+
+    require_net_lab()
+    root = make_tree()
+    initrd = root / "EFI/Linux/initrd.img"
+    data = bytearray(initrd.read_bytes())
+    data[100] ^= 0xFF
+    initrd.write_bytes(bytes(data))
+    plan = NetworkPlan(str(root), str(tmp_path), [ISOLATED_GUEST], site=False,
+                       serve_args=["--dhcp-range", "192.168.77.100,192.168.77.120"],
+                       until="stub: resetting", timeout=150)  # fmt: skip
+    result = run_network(plan)
+    guest = result["guests"][ISOLATED_GUEST]
+    assert guest["booted_after"] is not None, f"{guest['console'][-15:]}\n{result['stderr']}"
+    assert not any("WORKBENCH-SAMPLE-OK" in line for line in guest["console"])
+    errors = [r for r in served(result, "syslog") if r["severity"] == 3]
+    assert errors, served(result, "syslog")[-5:]
+    assert errors[0]["mac"] == ISOLATED_GUEST
+    assert "sha256 mismatch" in errors[0]["text"] and "initrd" in errors[0]["text"]
+    serial = [line for line in guest["console"] if "stub: error:" in line]
+    assert serial and serial[0].strip().endswith(errors[0]["text"].split("stub: ", 1)[-1])
+
+
 def test_syslog_from_unknown_sources_stops_growing_the_table() -> None:
     from workbench.serve_clients import MOST_MACHINES, ClientTable
 
