@@ -268,6 +268,7 @@ class WorkbenchApp(App[None]):
         if self.root is None:
             banner("Cannot serve: no ROOT (pass --root)")
             return
+
         # post_message is thread-safe: the servers' threads call these.
         def output(line: str, _record: dict[str, object]) -> None:
             pane.post_message(ServePane.Output(line))
