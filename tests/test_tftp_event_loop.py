@@ -3,6 +3,7 @@ one shared send buffer, and what it does when a transfer cannot get a socket."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -258,3 +259,28 @@ def test_repeat_after_resends_the_last_acknowledged_block_until_the_stop(files: 
     failed = next(e for e in events if e.state == "failed")
     assert failed.bytes == 6 * 512
     assert failed.error == "repeated an old block after 3000 bytes (fault injected)"
+
+
+def test_a_busy_transfer_keeps_one_timer_entry_and_a_stuck_client_ends(files: Path) -> None:
+    """Every window moves the transfer's deadline: the heap must not grow by one entry per
+    window. And a client that ACKs the same old block for ever cannot hold its session."""
+    server = TftpServer(files)
+    server.limits.retries = 1
+    with server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(rrq(b"two-mib"), ("127.0.0.1", server.port))
+        heap_sizes = []
+        for block in range(1, 400):  # lock-step, block by block
+            packet, session = sock.recvfrom(600)
+            assert int.from_bytes(packet[2:4], "big") == block
+            sock.sendto(b"\x00\x04" + block.to_bytes(2, "big"), session)
+            heap_sizes.append(len(server._deadlines._heap))
+        assert max(heap_sizes) <= 2
+        sock.settimeout(0.1)
+        end = time.monotonic() + 5
+        while server.sessions and time.monotonic() < end:
+            sock.sendto(b"\x00\x04" + (399).to_bytes(2, "big"), session)  # stale, again and again
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    sock.recvfrom(600)
+        assert server.sessions == 0

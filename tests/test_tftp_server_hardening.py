@@ -304,3 +304,79 @@ def test_names_are_escaped_in_the_log(root: Path) -> None:
     assert all("\n" not in line and "\x1b" not in line and "\x07" not in line for line in lines)
     assert "x\\x0aforged 127.0.0.1 done" in lines[0]
     assert "\\x1b[2J\\x1b]0;title\\x07" in lines[1]
+
+
+def test_a_stranger_gets_error_5_for_an_ack_and_no_answer_to_an_error(root: Path) -> None:
+    # Answering ERRORs would let one forged datagram set two sockets answering each other.
+    server, events = serve(root)
+    with server, client() as sock, client() as stranger:
+        answer, session = ask(server.port, rrq(b"big"), sock)
+        assert opcode(answer) == DATA_OPCODE
+        stranger.sendto(b"\x00\x04\x00\x01", session)
+        assert error_of(stranger.recvfrom(100)[0])[0] == 5
+        stranger.settimeout(0.5)
+        stranger.sendto(b"\x00\x05\x00\x05Unknown transfer ID\x00", session)
+        with pytest.raises(TimeoutError):
+            stranger.recvfrom(100)
+        sock.sendto(b"\x00\x04\x00\x01", session)  # the transfer itself goes on
+        answer, _ = sock.recvfrom(600)
+        assert answer[:4] == b"\x00\x03\x00\x02"
+    ended = [event for event in events if event.state == "failed"]
+    assert [event.error for event in ended] == ["the server stopped"]
+
+
+@pytest.mark.parametrize("options", [(), (b"windowsize", b"4")])
+def test_a_file_that_grows_mid_transfer_still_ends_with_its_short_block(
+    root: Path, options: tuple[bytes, ...]
+) -> None:
+    (root / "growing").write_bytes(b"a" * 1000)  # blocks of 512 and 488
+    server, _ = serve(root)
+    with server, client() as sock:
+        answer, session = ask(server.port, rrq(b"growing", *options), sock)
+        if options:
+            assert opcode(answer) == OACK_OPCODE
+            with open(root / "growing", "ab") as grown:
+                grown.write(b"b" * 1000)
+            sock.sendto(b"\x00\x04\x00\x00", session)
+            sizes = [len(sock.recvfrom(600)[0]) - 4 for _ in range(2)]
+        else:
+            with open(root / "growing", "ab") as grown:
+                grown.write(b"b" * 1000)
+            sock.sendto(b"\x00\x04\x00\x01", session)
+            sizes = [512, len(sock.recvfrom(600)[0]) - 4]
+    assert sizes == [512, 488]
+
+
+def test_an_event_handler_that_fails_does_not_stop_the_server(root: Path) -> None:
+    def broken(event: Transfer) -> None:
+        raise BrokenPipeError("the reader of the events is gone")
+
+    with TftpServer(root, on_event=broken) as server:
+        answer, _ = ask(server.port, rrq(b"../outside"))
+        assert error_of(answer)[0] == 2
+        answer, _ = ask(server.port, rrq(b"small"))
+        assert opcode(answer) == DATA_OPCODE and answer[4:] == b"hello\n"
+
+
+def test_no_descriptor_outlives_its_session_or_the_server(root: Path) -> None:
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = descriptors()
+    server, events = serve(root, max_sessions=8)
+    with server:
+        for _ in range(40):  # done, refused, and ended by the client
+            with client() as sock:
+                answer, session = ask(server.port, rrq(b"small"), sock)
+                assert answer[4:] == b"hello\n"
+                sock.sendto(b"\x00\x04\x00\x01", session)
+                assert error_of(ask(server.port, rrq(b"fifo"), sock)[0])[0] == 2
+                answer, session = ask(server.port, rrq(b"big", b"blksize", b"1400"), sock)
+                assert opcode(answer) == OACK_OPCODE
+                sock.sendto(b"\x00\x05\x00\x00bye\x00", session)
+                wait_for(events, lambda e: server.sessions == 0)
+        assert len([event for event in events if event.state == "done"]) == 40
+        for _ in range(8):  # left in flight for stop() to end
+            with client() as sock:
+                assert opcode(ask(server.port, rrq(b"big"), sock)[0]) == DATA_OPCODE
+    assert descriptors() == before

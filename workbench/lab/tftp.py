@@ -165,8 +165,12 @@ class TftpServer:
     # -- events ------------------------------------------------------------------------------
 
     def report(self, event: Transfer) -> None:
+        """Tell the event handler; its failure (say, a closed pipe) is not the loop's."""
         if self.on_event is not None:
-            self.on_event(event)
+            try:
+                self.on_event(event)
+            except Exception:
+                logging.getLogger(__name__).exception("TFTP event handler failed")
 
     @property
     def sessions(self) -> int:
@@ -241,10 +245,7 @@ class TftpServer:
             with contextlib.suppress(OSError):
                 self._epoll.unregister(transfer.sock)
         transfer.close()
-        try:
-            self.report(transfer.ended())
-        except Exception:  # an event handler's failure is not the loop's
-            logging.getLogger(__name__).exception("TFTP event handler failed")
+        self.report(transfer.ended())
 
     def _listen(self) -> None:
         """Requests waiting on the listening port (a few per wake), and the stop signal."""

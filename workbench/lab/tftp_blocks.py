@@ -61,7 +61,9 @@ class BlockSender:
         slots = self._slots_of(blksize)
         if first == last:  # lock-step (or a lone block): one packet, the short way
             offset = (first - 1) * blksize
-            got = os.preadv(fd, self._one, offset) if offset < size else 0
+            # Never past the size the transfer started with (a file that grew since): the
+            # last block must stay short, or the client waits for one that never comes.
+            got = min(os.preadv(fd, self._one, offset), size - offset) if offset < size else 0
             DATA_HEADER.pack_into(self.buffer, 0, DATA_OPCODE, first & 0xFFFF)
             try:  # noqa: SIM105 (the hot path: no context manager per packet)
                 sock.sendto(self.view[: 4 + got], client)
@@ -76,7 +78,7 @@ class BlockSender:
             count = min(len(slots), last - block + 1)
             offset = (block - 1) * blksize
             wanted = max(0, min(count * blksize, size - offset))
-            got = os.preadv(fd, slots[:count], offset) if wanted else 0
+            got = min(os.preadv(fd, slots[:count], offset), wanted) if wanted else 0
             for index in range(count):
                 pack(buffer, index * step, DATA_OPCODE, (block + index) & 0xFFFF)
             # Blocks are full until the file's end: the last one of the run may be short

@@ -195,8 +195,11 @@ class Session:
         except OSError:
             return  # nothing after all, or an ICMP error queued on the socket
         if sender != self.client:
-            # RFC 1350: a packet from another transfer ID gets ERROR 5, the transfer goes on.
-            self._send(error_packet(ERROR_UNKNOWN_TID), sender)
+            # RFC 1350: a packet from another transfer ID gets ERROR 5, the transfer goes on;
+            # an ERROR is never answered (two sockets answering each other's ERRORs, or one
+            # its own under a forged source, would loop for as long as the transfer lives).
+            if buffer[:2] != b"\x00\x05":
+                self._send(error_packet(ERROR_UNKNOWN_TID), sender)
             return
         try:
             self._packet(buffer, now)
