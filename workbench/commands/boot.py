@@ -49,6 +49,14 @@ and stream the serial console as it happens; the last line is the outcome.
                 with Microsoft's keys. The tree itself is not changed (the lab boots a copy).
                 Shim's refusal of the stub ends the run (shim-refused) with shim's reason.
 
+  --guests N    with net or http: N machines (1 to 16) boot at once in the one lab, on one
+                bridge, with MACs 52:54:00:12:34:56, ...:57 and so on; each has its own
+                console, outcome and timeline. Lines start with [gN] (the lab's own with
+                nothing), --json events carry "guest" (null: the lab's), --log FILE writes
+                FILE.g0, FILE.g1... The run ends with each guest's outcome and a summary;
+                it succeeds only when every guest does. Transfers are a guest's by the address
+                DHCP gave it. Not with --tpm, --shim or link faults.
+
 Success: with --expect TEXT, TEXT appears on the serial console. Without it, the stub starts
 the kernel (`stub: starting kernel`) and the machine then powers itself off; for another
 loader, which prints no `stub:` lines, powering off cleanly is enough.
@@ -71,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=120, metavar="S", help="default 120")
     parser.add_argument("--log", type=Path, metavar="FILE", help="also write the console here")
     parser.add_argument("--json", action="store_true", help="JSON lines: events, then outcome")
+    parser.add_argument(
+        "--guests",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--mode net|http: boot N machines at once in one lab (default 1, at most 16)",
+    )
     parser.add_argument(
         "--max-resets",
         type=int,
@@ -175,6 +190,18 @@ def describe(event: Event) -> str | None:
     return None
 
 
+def describe_guest(event: Event) -> str | None:
+    """describe() for a run of several guests: each line of a guest's event starts with
+    [gN]; the run's summary (an outcome of no guest) says so."""
+    if isinstance(event, Outcome) and event.guest is None:
+        verdict = "ok" if event.ok else "FAILED"
+        return f"summary: {verdict}: {event.reason} after {event.seconds:.1f}s"
+    text = describe(event)
+    if text is None or event.guest is None:
+        return text
+    return "\n".join(f"[g{event.guest}] {line}" for line in text.split("\n"))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.shim:
         return _run(args, None, shim_options(args))
@@ -212,11 +239,19 @@ def _run(
         tpm=args.tpm,
         ipv6=args.ipv6,
         shim=shim,
+        guests=args.guests,
     )
+    several = args.guests > 1
 
     def show(event: Event) -> None:
         # ASCII JSON: a name with C1 or bidi controls reaches a terminal escaped.
-        line = json.dumps(event.to_dict()) if args.json else describe(event)
+        if args.json:
+            data = event.to_dict()
+            if several:
+                data["guest"] = event.guest  # to_dict() leaves out guest 0
+            line: str | None = json.dumps(data)
+        else:
+            line = describe_guest(event) if several else describe(event)
         if line is not None:
             print(line, flush=True)
 

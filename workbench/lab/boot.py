@@ -2,6 +2,9 @@
 
 `BootRun.run()` blocks until an Outcome is known and streams events to `on_event` from the
 calling thread. Problems with the request itself raise WorkbenchError before anything starts.
+Several guests in one network lab (`request.guests`): each gets an Outcome by the same rules,
+in `BootRun.outcomes` (published at the end, in guest order), and run() returns the run's
+summary, ok only when every guest is (see lab/guests.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -41,6 +44,7 @@ from workbench.lab.events import (
 )
 from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.firmware import Firmware, find_firmware
+from workbench.lab.guests import GuestAddresses, check_guests, summary
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
 from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest, gdbstub_args
 from workbench.lab.shim import ShimWatch, staged_request
@@ -139,6 +143,7 @@ def validate(request: BootRequest) -> Firmware:
         raise WorkbenchError("the TFTP window cap must be 1 or more")
     if request.vars_template is not None and not Path(request.vars_template).is_file():
         raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
+    check_guests(request)
     qemu_binary()
     # Through shim: the Secure Boot build, with Microsoft's keys (see lab/shim.py).
     return find_firmware(secure_boot=request.secure_boot or request.shim is not None)
@@ -207,6 +212,11 @@ class BootRun:
         self._started = time.monotonic()
         self._log: IO[str] | None = None
         self._shim_watch: ShimWatch | None = None
+        # Several guests: each one's outcome once known, its console log (--log FILE.gN).
+        self._decided: dict[int, Outcome] = {}
+        self._guest_logs: dict[int, IO[str]] = {}
+        # Every guest's outcome, in guest order, once run() returns.
+        self.outcomes: list[Outcome] = []
 
     def stop(self) -> None:
         """Tear the run down from any thread; run() then returns an "interrupted" Outcome."""
@@ -226,7 +236,10 @@ class BootRun:
             except OSError as error:
                 outcome = self._outcome(progress, "lab-failed", f"lab failed to start: {error}")
             else:
-                outcome = self._watch(progress)
+                if self.request.guests == 1:
+                    outcome = self._watch(progress)
+                else:
+                    outcome = self._watch_guests(lab)
         except KeyboardInterrupt:
             outcome = self._outcome(progress, "interrupted", "interrupted")
         finally:
@@ -235,21 +248,39 @@ class BootRun:
                     lab.stop()
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
-                if sys.exc_info()[0] is not None and self._log is not None:
-                    self._log.close()
+                if sys.exc_info()[0] is not None:
+                    self._close_logs()
+        if self.request.guests > 1:
+            outcome = self._conclude_guests(outcome)
+        else:
+            self.outcomes = [outcome]
         self._publish(outcome)
-        if self._log is not None:
-            self._log.close()
+        self._close_logs()
         return outcome
+
+    def _close_logs(self) -> None:
+        for log in (self._log, *self._guest_logs.values()):
+            if log is not None:
+                log.close()
 
     def _open_log(self) -> None:
         if self.request.log is None:
             return
+        if self.request.guests > 1:
+            # One console log per guest: FILE.g0, FILE.g1...
+            for index in range(self.request.guests):
+                path = Path(f"{self.request.log}.g{index}")
+                self._guest_logs[index] = self._open_one_log(path)
+            return
+        self._log = self._open_one_log(Path(self.request.log))
+
+    @staticmethod
+    def _open_one_log(path: Path) -> IO[str]:
         try:
-            self._log = open(self.request.log, "w", encoding="utf-8")  # noqa: SIM115
+            return open(path, "w", encoding="utf-8")
         except OSError as error:
             reason = error.strerror or str(error)
-            raise WorkbenchError(f"{self.request.log}: cannot write the log: {reason}") from None
+            raise WorkbenchError(f"{path}: cannot write the log: {reason}") from None
 
     def _make_lab(self, firmware: Firmware, workdir: Path) -> Lab:
         request = self._through_shim(workdir) if self.request.shim else self.request
@@ -270,12 +301,15 @@ class BootRun:
 
     def _publish(self, event: Event) -> None:
         event.t = round(time.monotonic() - self._started, 3)
-        if self._log is not None:
+        log = self._log
+        if self._guest_logs and event.guest is not None:
+            log = self._guest_logs.get(event.guest)
+        if log is not None:
             if isinstance(event, SerialLine):
-                self._log.write(event.text + "\n")
+                log.write(event.text + "\n")
             elif isinstance(event, Outcome):
-                self._log.write(f"# outcome: {event.kind}: {event.reason}\n")
-            self._log.flush()
+                log.write(f"# outcome: {event.kind}: {event.reason}\n")
+            log.flush()
         if self.on_event is not None:
             self.on_event(event)
 
@@ -295,6 +329,81 @@ class BootRun:
             outcome = self._handle(item, progress)
             if outcome is not None:
                 return outcome
+
+    def _watch_guests(self, lab: Lab) -> Outcome:
+        """Several guests: each event goes to its guest's progress, under the same rules as
+        one guest's; a guest whose outcome is known is stopped, the others go on. Returns
+        when every guest has an outcome (the run's summary is made by run())."""
+        count = self.request.guests
+        progresses = [_Progress(started=self._started) for _ in range(count)]
+        addresses = GuestAddresses(count)
+        deadline = self._started + self.request.timeout
+
+        def undecided() -> list[int]:
+            return [i for i in range(count) if i not in self._decided]
+
+        while undecided():
+            errors = [progresses[i].error_deadline for i in undecided()]
+            wait_until = min([deadline, *(e for e in errors if e is not None)])
+            try:
+                item = self._queue.get(timeout=max(0.0, wait_until - time.monotonic()))
+            except queue.Empty:
+                now = time.monotonic()
+                for index in undecided():
+                    progress = progresses[index]
+                    due = progress.error_deadline
+                    error_due = due is not None and due <= now
+                    if progress.error_pending and (error_due or now >= deadline):
+                        self._decide(lab, index, self._stub_error(progress, "no reset followed"))
+                    elif now >= deadline:
+                        self._decide(lab, index, self._timeout(progress))
+                continue
+            if item is _STOP:
+                for index in undecided():
+                    self._decide(lab, index, self._outcome(progresses[index], "interrupted",
+                                                           "stopped"))  # fmt: skip
+                break
+            assert isinstance(item, Event)
+            if item.guest is None:
+                if isinstance(item, LabNote):
+                    addresses.learn_note(item.text)
+                addresses.attribute(item)
+            if item.guest is None or item.guest not in undecided():
+                self._publish(item)
+                if isinstance(item, LabFailed):
+                    for index in undecided():
+                        failed = self._outcome(progresses[index], "lab-failed", item.reason)
+                        self._decide(lab, index, failed)
+                continue
+            outcome = self._handle(item, progresses[item.guest])
+            if outcome is not None:
+                self._decide(lab, item.guest, outcome)
+        return summary([self._decided[i] for i in range(count)], self._seconds())
+
+    def _decide(self, lab: Lab, index: int, outcome: Outcome) -> None:
+        """Guest `index` has its outcome: the lab ends that machine (NetLab.stop_guest), so
+        one that failed does not keep the others' cores busy."""
+        outcome.guest = index
+        self._decided[index] = outcome
+        stop_guest = getattr(lab, "stop_guest", None)
+        if stop_guest is not None:
+            stop_guest(index)
+
+    def _conclude_guests(self, outcome: Outcome) -> Outcome:
+        """Every guest's outcome (a guest without one gets the run's, e.g. interrupted),
+        published in guest order; then the run's summary."""
+        for index in range(self.request.guests):
+            if index not in self._decided:
+                self._decided[index] = replace(outcome, guest=index)
+        self.outcomes = [self._decided[i] for i in range(self.request.guests)]
+        for guest_outcome in self.outcomes:
+            self._publish(guest_outcome)
+        if outcome.guest is None:
+            return outcome
+        return summary(self.outcomes, self._seconds())
+
+    def _seconds(self) -> float:
+        return round(time.monotonic() - self._started, 3)
 
     def _timeout(self, progress: _Progress) -> Outcome:
         where = progress.where(time.monotonic() - self._started)
@@ -317,6 +426,7 @@ class BootRun:
                 progress.console_tail.append(event.text.strip())
             step = parse_stub_line(event.text)
             if step is not None:
+                step.guest = event.guest
                 self._publish(step)
                 outcome = self._on_step(step, progress)
                 if outcome is not None:

@@ -2,6 +2,11 @@
 
 Every event carries `t`, seconds since the run started; the run stamps it when the event is
 published, so producers (including the network lab's child process) leave it at 0.
+
+Every event also carries `guest`, the index of the machine it belongs to when a run boots
+several at once (`boot --guests N`): 0 for the only one, None for the lab's own (its servers,
+a transfer no guest's address claims). `to_dict()` leaves out `guest` 0, so a one-guest run's
+JSON is what it always was.
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ OutcomeKind = Literal[
 @dataclass
 class _Event:
     t: float = field(default=0.0, kw_only=True)
+    guest: int | None = field(default=0, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, **asdict(self)}
+        data = {"type": type(self).__name__, **asdict(self)}
+        if data["guest"] == 0:
+            del data["guest"]
+        return data
 
 
 @dataclass
@@ -59,9 +68,9 @@ class StubStep(_Event):
 
 @dataclass
 class Reset(_Event):
-    """The machine reset (QMP RESET event)."""
+    """The machine reset (QMP RESET event); `by_guest`: the guest asked for it (QMP's "guest")."""
 
-    guest: bool = True
+    by_guest: bool = True
     reason: str = ""
 
 

@@ -79,6 +79,7 @@ class NetLab:
             protocol="http" if self.request.mode == "http" else "tftp",
             ipv6=self.request.ipv6,
             gdb_socket=self.request.gdb_socket,
+            guests=self.request.guests,
         )
 
     def start(self, publish: Callable[[Event], None]) -> None:
@@ -90,12 +91,13 @@ class NetLab:
                    str(config_path)]  # fmt: skip
         self.process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            # Several guests: the run ends one whose outcome it knows ("stop N", see stop_guest).
+            stdin=subprocess.PIPE if self.request.guests > 1 else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # the whole lab is one process group
         )
-        publish(LabNote(f"network lab started (pid {self.process.pid})"))
+        publish(LabNote(f"network lab started (pid {self.process.pid})", guest=self._lab_guest))
         self._reader = threading.Thread(target=self._read, args=(publish,), daemon=True)
         self._reader.start()
         stderr = self.process.stderr
@@ -115,7 +117,22 @@ class NetLab:
         code = self.process.wait()
         if not machine_ended and not self._stopping:
             last = self._stderr.last(f"exit code {code}")
-            publish(LabFailed(f"network lab ended unexpectedly: {last}"))
+            reason = f"network lab ended unexpectedly: {last}"
+            publish(LabFailed(reason, guest=self._lab_guest))
+
+    @property
+    def _lab_guest(self) -> int | None:
+        """The guest of the lab's own events: the only one, or none of several."""
+        return 0 if self.request.guests == 1 else None
+
+    def stop_guest(self, index: int) -> None:
+        """End guest `index` (its outcome is known); the others go on."""
+        process = self.process
+        if process is None or process.stdin is None or process.poll() is not None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            process.stdin.write(f"stop {index}\n".encode())
+            process.stdin.flush()
 
     def stop(self) -> None:
         """End the lab's process group: TERM, then KILL; safe to call twice."""
@@ -134,6 +151,7 @@ class NetLab:
         process.wait()
         if self._reader is not None:
             self._reader.join(timeout=5)
-        for stream in (process.stdout, process.stderr):
+        for stream in (process.stdin, process.stdout, process.stderr):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):
+                    stream.close()

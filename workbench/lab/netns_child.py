@@ -1,8 +1,11 @@
 """Runs INSIDE the private network namespace made by workbench.lab.netns (never outside it).
 
 Brings up lo and a tap device, starts dnsmasq (DHCP only), the TFTP or HTTP server and QEMU,
-and writes events as JSON lines to stdout until QEMU ends. Over IPv6 the namespace gets only
-IPv6 (dnsmasq answers DHCPv6 and sends router advertisements) and OVMF loads no IPv4 stack.
+and writes events as JSON lines to stdout until QEMU ends. Several guests (`guests` > 1) get a
+tap each on one bridge that carries the server's address, their own MACs, variable stores and
+QMP sockets; each one's events carry its index, and a line "stop N" on stdin ends guest N.
+Over IPv6 the namespace gets only IPv6 (dnsmasq answers DHCPv6 and sends router
+advertisements) and OVMF loads no IPv4 stack.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from workbench import contract
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote, RemoteLine, Transfer
+from workbench.lab.guests import guest_mac
 from workbench.lab.http import HttpServer
 from workbench.lab.link_relay import LinkRelay, impairs_link
 from workbench.lab.listen import where
@@ -33,6 +37,8 @@ from workbench.lab.tftp import TftpServer
 from workbench.lab.tpm import SoftwareTpm
 
 DHCP_RANGE = "10.0.2.15,10.0.2.50,1h"
+# Several guests: their taps are this bridge's ports, and the bridge has the server's address.
+BRIDGE = "br0"
 SYSLOG_PORT = 514
 DHCP6_RANGE = "fd00::10,fd00::50,64,1h"
 DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed",
@@ -54,9 +60,27 @@ DNSMASQ_PREFIX = re.compile(r"^dnsmasq(?:-dhcp)?\[\d+\]:\s*(?:\d+\s+)?")
 _emit_lock = threading.Lock()
 # FaultPlan.arp_silent_after: file names whose whole transfer silences ARP on the tap.
 _arp_silent_after: set[str] = set()
+# The guest of the lab's own events: the only guest (0), or none of several (None).
+_lab_guest: list[int | None] = [0]
 
 
 def emit(event: Event) -> None:
+    """An event of the lab itself (servers, dnsmasq): no guest's when there are several."""
+    event.guest = _lab_guest[0]
+    _write(event)
+
+
+def guest_publisher(index: int) -> Callable[[Event], None]:
+    """What guest `index`'s QEMU publishes through: its events carry its index."""
+
+    def publish(event: Event) -> None:
+        event.guest = index
+        _write(event)
+
+    return publish
+
+
+def _write(event: Event) -> None:
     with _emit_lock:
         sys.stdout.write(json.dumps(event.to_dict()) + "\n")
         sys.stdout.flush()
@@ -91,15 +115,33 @@ def ip(*arguments: str) -> None:
         raise WorkbenchError(f"ip {' '.join(arguments)}: {result.stderr.strip()}")
 
 
-def bring_up_network(ipv6: bool) -> None:
+def lab_interface(guests: int) -> str:
+    """The interface with the server's address: the one tap, or the bridge of several."""
+    return TAP_DEVICE if guests == 1 else BRIDGE
+
+
+def guest_tap(index: int) -> str:
+    return TAP_DEVICE if index == 0 else f"tap{index}"
+
+
+def bring_up_network(ipv6: bool, guests: int = 1) -> None:
     ip("link", "set", "lo", "up")
-    ip("tuntap", "add", "dev", TAP_DEVICE, "mode", "tap")
+    interface = lab_interface(guests)
+    if guests > 1:
+        # No STP, no forwarding delay, no multicast snooping: a port forwards at once, and
+        # neighbour discovery reaches every guest without an MLD querier.
+        ip("link", "add", BRIDGE, "type", "bridge", "forward_delay", "0", "stp_state", "0",
+           "mcast_snooping", "0")  # fmt: skip
+    for index in range(guests):
+        ip("tuntap", "add", "dev", guest_tap(index), "mode", "tap")
+        if guests > 1:
+            ip("link", "set", guest_tap(index), "master", BRIDGE, "up")
     if ipv6:
         # nodad: the address is usable at once (no one else is on this link).
-        ip("-6", "addr", "add", f"{SERVER_ADDRESS6}/64", "dev", TAP_DEVICE, "nodad")
+        ip("-6", "addr", "add", f"{SERVER_ADDRESS6}/64", "dev", interface, "nodad")
     else:
-        ip("addr", "add", f"{SERVER_ADDRESS}/24", "dev", TAP_DEVICE)
-    ip("link", "set", TAP_DEVICE, "up")
+        ip("addr", "add", f"{SERVER_ADDRESS}/24", "dev", interface)
+    ip("link", "set", interface, "up")
 
 
 def server_address(config: NetLabConfig) -> str:
@@ -159,7 +201,7 @@ def start_dnsmasq(config: NetLabConfig, stopping: threading.Event,
         "--port=0",  # no DNS
         "--no-resolv",
         "--no-hosts",
-        f"--interface={TAP_DEVICE}",
+        f"--interface={lab_interface(config.guests)}",
         "--bind-interfaces",
         *dhcp_options(config),
         "--log-dhcp",
@@ -269,13 +311,20 @@ def run(config: NetLabConfig) -> int:
     if not in_private_namespace():
         raise LabFailure("refusing to start DHCP: not inside a private network namespace")
     workdir = config.workdir
-    bring_up_network(config.ipv6)
+    if config.guests > 1:
+        _lab_guest[0] = None
+    bring_up_network(config.ipv6, config.guests)
     if config.faults:
         _arp_silent_after.update(config.faults.arp_silent_after)
     network = f"{SERVER_ADDRESS6}/64 (IPv6 only)" if config.ipv6 else f"{SERVER_ADDRESS}/24"
-    emit(LabNote(f"private network: {TAP_DEVICE} {network}"))
+    interface = lab_interface(config.guests)
+    if config.guests > 1:
+        taps = ", ".join(guest_tap(i) for i in range(config.guests))
+        emit(LabNote(f"private network: {interface} {network}, ports {taps}"))
+    else:
+        emit(LabNote(f"private network: {interface} {network}"))
     dnsmasq: subprocess.Popen[str] | None = None
-    qemu: QemuProcess | None = None
+    qemus: list[QemuProcess] = []
     stopping = threading.Event()
     dnsmasq_tftp = None
     if config.tftp_server == "dnsmasq":
@@ -285,7 +334,7 @@ def run(config: NetLabConfig) -> int:
         try:
             dnsmasq = start_dnsmasq(config, stopping, dnsmasq_tftp)
             offered = DHCP6_RANGE if config.ipv6 else DHCP_RANGE
-            emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {TAP_DEVICE}, {offered}"))
+            emit(LabNote(f"dnsmasq (pid {dnsmasq.pid}): DHCP only on {interface}, {offered}"))
             if config.tpm:
                 tpm = stack.enter_context(SoftwareTpm())
                 emit(LabNote(f"swtpm (pid {tpm.process.pid if tpm.process else '?'}): TPM 2.0"))
@@ -293,24 +342,33 @@ def run(config: NetLabConfig) -> int:
             if config.faults is not None and impairs_link(config.faults):
                 relay = LinkRelay(TAP_DEVICE, workdir, config.faults, lambda t: emit(LabNote(t)))
                 stack.enter_context(relay)
-            spec = MachineSpec(
-                tpm_socket=tpm.socket if tpm is not None else None,
-                dgram_link=relay.link if relay is not None else None,
-                firmware=config.firmware,
-                vars_path=config.vars_path,
-                qmp_path=workdir / "qmp.sock",
-                memory_mb=config.memory_mb,
-                secure_boot=config.secure_boot,
-                tap_device=TAP_DEVICE,
-                extra_args=firmware_switches(config) + gdbstub_args(config.gdb_socket),
-            )
-            qemu = QemuProcess(spec, emit)
-            qemu.start()
-            assert qemu.process is not None
-            qemu.process.wait()
+            specs = [
+                MachineSpec(
+                    tpm_socket=tpm.socket if tpm is not None else None,
+                    dgram_link=relay.link if relay is not None else None,
+                    firmware=config.firmware,
+                    vars_path=guest_vars(config, index),
+                    qmp_path=workdir / ("qmp.sock" if index == 0 else f"qmp{index}.sock"),
+                    memory_mb=config.memory_mb,
+                    secure_boot=config.secure_boot,
+                    tap_device=guest_tap(index),
+                    mac=guest_mac(index) if config.guests > 1 else None,
+                    extra_args=firmware_switches(config) + gdbstub_args(config.gdb_socket),
+                )
+                for index in range(config.guests)
+            ]
+            for index, spec in enumerate(specs):
+                qemu = QemuProcess(spec, emit if config.guests == 1 else guest_publisher(index))
+                qemus.append(qemu)
+                qemu.start()
+            if config.guests > 1:
+                threading.Thread(target=obey_stops, args=(qemus,), daemon=True).start()
+            for qemu in qemus:
+                assert qemu.process is not None
+                qemu.process.wait()
         finally:
             stopping.set()
-            if qemu is not None:
+            for qemu in qemus:
                 qemu.stop()
             if dnsmasq is not None:
                 dnsmasq.terminate()
@@ -318,6 +376,24 @@ def run(config: NetLabConfig) -> int:
                     dnsmasq.wait(timeout=2)
                 dnsmasq.kill()
     return 0
+
+
+def guest_vars(config: NetLabConfig, index: int) -> Path:
+    """Guest 0 boots with the run's copy of the variable store, others with copies of it made
+    before any guest starts (the firmware writes to its store)."""
+    if index == 0:
+        return config.vars_path
+    path = config.workdir / f"vars{index}.fd"
+    shutil.copyfile(config.vars_path, path)
+    return path
+
+
+def obey_stops(qemus: list[QemuProcess]) -> None:
+    """The run ends a guest whose outcome it knows by a line "stop N" on our stdin."""
+    for line in sys.stdin:
+        word, _, number = line.strip().partition(" ")
+        if word == "stop" and number.isdigit() and int(number) < len(qemus):
+            threading.Thread(target=qemus[int(number)].stop, daemon=True).start()
 
 
 def main(argv: list[str]) -> int:

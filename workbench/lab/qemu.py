@@ -108,6 +108,7 @@ class MachineSpec:
     tap_device: str | None = None
     tpm_socket: Path | None = None  # swtpm's control socket: the guest gets a TPM 2.0
     dgram_link: DgramLink | None = None  # set: the NIC goes through it, not the tap device
+    mac: str | None = None  # the NIC's MAC; None: QEMU's own (52:54:00:12:34:56)
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -145,10 +146,12 @@ def build_command(spec: MachineSpec) -> list[str]:
             "-device", "virtio-net-pci,netdev=n0,bootindex=1,romfile=",
         ]  # fmt: skip
     elif spec.tap_device is not None:
+        # Guests on one bridge need their own MACs: QEMU gives every NIC the same one otherwise.
+        mac = f",mac={spec.mac}" if spec.mac is not None else ""
         command += [
             "-netdev", f"tap,id=n0,ifname={spec.tap_device},script=no,downscript=no",
             # romfile= makes OVMF use its own virtio-net driver rather than iPXE's option ROM.
-            "-device", "virtio-net-pci,netdev=n0,bootindex=1,romfile=",
+            "-device", f"virtio-net-pci,netdev=n0,bootindex=1,romfile={mac}",
         ]  # fmt: skip
     else:
         command += ["-nic", "none"]
@@ -262,8 +265,8 @@ class QemuProcess:
                 event = message.get("event")
                 data = message.get("data", {})
                 if event == "RESET":
-                    guest = bool(data.get("guest"))
-                    self.publish(Reset(guest=guest, reason=data.get("reason", "")))
+                    by_guest = bool(data.get("guest"))
+                    self.publish(Reset(by_guest=by_guest, reason=data.get("reason", "")))
                 elif event == "SHUTDOWN" and data.get("guest"):
                     self._guest_shutdown = True
         except OSError:

@@ -61,6 +61,8 @@ class BootRequest:
     shim: ShimOptions | None = None
     # QEMU's gdbstub on this unix socket (`workbench debug`); None: no gdbstub.
     gdb_socket: Path | None = None
+    # net and http: this many machines boot at once in one lab (see lab/guests.py).
+    guests: int = 1
 
 
 def gdbstub_args(socket: Path | None) -> list[str]:
@@ -85,6 +87,7 @@ class NetLabConfig:
     protocol: NetProtocol = "tftp"
     ipv6: bool = False
     gdb_socket: Path | None = None
+    guests: int = 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -112,4 +115,5 @@ class NetLabConfig:
             protocol=data.get("protocol", "tftp"),
             ipv6=bool(data.get("ipv6", False)),
             gdb_socket=Path(data["gdb_socket"]) if data.get("gdb_socket") else None,
+            guests=int(data.get("guests", 1)),
         )
