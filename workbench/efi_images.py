@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench.textsafe import printable
+
 Read = Callable[[int, int], bytes | None]
 
 SYSTEM_TABLE_SIGNATURE = b"IBI SYST"
@@ -178,12 +180,7 @@ def file_path_text(read: Read, path: int) -> str | None:
 def _shown(text: str) -> str:
     """Guest memory's text with non-printable characters as `\\xNN` (per UTF-8 byte), so a
     name printed in a line cannot drive the operator's terminal; backslashes stay (paths)."""
-    if text.isprintable():
-        return text
-    return "".join(
-        char if char.isprintable() else "".join(f"\\x{octet:02x}" for octet in char.encode())
-        for char in text
-    )
+    return printable(text, escape_backslash=False)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,15 @@ it was asked for and only their text form goes through `printable()`.
 from __future__ import annotations
 
 
-def printable(text: str) -> str:
-    """`text` with backslashes and non-printable characters escaped (see the module doc)."""
-    if text.isprintable() and "\\" not in text:
+def printable(text: str, *, escape_backslash: bool = True) -> str:
+    """`text` with backslashes and non-printable characters escaped (see the module doc).
+    `escape_backslash=False` keeps backslashes as they are, for text that is already the
+    stub's own escaped form or holds EFI paths (`\\EFI\\Linux`) meant to be read as such."""
+    if text.isprintable() and (not escape_backslash or "\\" not in text):
         return text  # the common case costs one scan
     out = []
     for char in text:
-        if char == "\\":
+        if char == "\\" and escape_backslash:
             out.append("\\\\")
         elif char.isprintable():
             out.append(char)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workbench.lab.listen import address_family, cannot_serve
+from workbench.textsafe import printable
 
 MAX_DATAGRAM = 8192  # RFC 5424 asks receivers to take 2048 octets and allows more
 MAX_HOSTNAME = 255  # RFC 5424 section 6.2.4
@@ -55,20 +56,7 @@ class BadMessage(ValueError):
 
 def escape_text(raw: bytes) -> str:
     """UTF-8 `raw` (undecodable bytes included) with non-printable characters as `\\xNN`."""
-    text = raw.decode("utf-8", "surrogateescape")
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if char.isprintable():
-            out.append(char)
-        else:
-            try:
-                octets = char.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:
-                octets = char.encode("utf-8", "surrogatepass")
-            out.append("".join(f"\\x{octet:02x}" for octet in octets))
-    return "".join(out)
+    return printable(raw.decode("utf-8", "surrogateescape"), escape_backslash=False)
 
 
 def _priority(data: bytes) -> tuple[int, int]:
