@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -31,6 +32,22 @@ def cannot_serve(protocol: str, bind: str, port: int, error: OSError) -> Workben
 
 _TCP_LISTEN = "0A"
 _WILDCARDS = ("0.0.0.0", "::")
+
+
+def bound_udp(protocol: str, bind: str, port: int, receive_buffer: int | None = None
+              ) -> socket.socket:  # fmt: skip
+    """A UDP socket bound to BIND:PORT (IPv4 or IPv6 by the address), or the one-line error
+    that names who holds the port."""
+    sock = socket.socket(address_family(bind), socket.SOCK_DGRAM)
+    try:
+        if receive_buffer is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.bind((bind, port))
+    except OSError as error:
+        sock.close()
+        raise cannot_serve(protocol, bind, port, error) from None
+    return sock
 
 
 def _decode_address(hex_address: str) -> str:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from workbench.lab.listen import address_family, cannot_serve
+from workbench.lab.listen import bound_udp
 from workbench.textsafe import printable
 
 MAX_DATAGRAM = 8192  # RFC 5424 asks receivers to take 2048 octets and allows more
@@ -188,14 +188,7 @@ class SyslogReceiver:
         return self._port
 
     def start(self) -> SyslogReceiver:
-        sock = socket.socket(address_family(self.bind), socket.SOCK_DGRAM)
-        try:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            sock.bind((self.bind, self._port))
-        except OSError as error:
-            sock.close()
-            raise cannot_serve("syslog", self.bind, self._port, error) from None
+        sock = bound_udp("syslog", self.bind, self._port, RECEIVE_BUFFER)
         # A timeout, not select(): select() refuses descriptors above 1023 (a busy server).
         sock.settimeout(POLL_SECONDS)
         self._socket = sock

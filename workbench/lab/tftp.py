@@ -33,7 +33,7 @@ from workbench.errors import WorkbenchError
 from workbench.lab import confine
 from workbench.lab.events import Transfer, TransferState
 from workbench.lab.faults import FaultPlan, InjectedFailures
-from workbench.lab.listen import address_family, cannot_serve
+from workbench.lab.listen import address_family, bound_udp
 from workbench.lab.tftp_blocks import BlockSender
 from workbench.lab.tftp_deadlines import Deadlines
 from workbench.lab.tftp_request import Malformed, Request, parse_request
@@ -354,12 +354,7 @@ class TftpServer:
     def start(self) -> TftpServer:
         # Transfers are reported as events; tftpy's own log (if anything uses it) is noise.
         logging.getLogger("tftpy").setLevel(logging.CRITICAL)
-        sock = socket.socket(address_family(self.bind), socket.SOCK_DGRAM)
-        try:
-            sock.bind((self.bind, self.port))
-        except OSError as error:
-            sock.close()
-            raise cannot_serve("TFTP", self.bind, self.port, error) from None
+        sock = bound_udp("TFTP", self.bind, self.port)
         sock.setblocking(False)
         self._socket = sock
         self.port = sock.getsockname()[1]
