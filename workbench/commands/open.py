@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a Serve tab: ROOT served on interface IF of your own network as `workbench serve "
         "ROOT --pxe --http --interface IF` does (ProxyDHCP), a row per machine",
     )  # fmt: skip
+    parser.add_argument(
+        "--guests", type=int, default=1, metavar="N",
+        help="n and h netboot N guests at once in one lab, shown side by side in a Guests tab",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"compare {args.compare}: no such file")
     if args.log is not None and not args.log.is_file():
         raise WorkbenchError(f"log {args.log}: no such file")
+    if not 1 <= args.guests <= 16:
+        raise WorkbenchError("--guests takes 1 to 16")
     if args.serve is not None and not args.serve:
         raise WorkbenchError("--serve needs an interface name")
     app = WorkbenchApp(
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         tpm=args.tpm,
         log=args.log,
         serve=args.serve,
+        guests=args.guests,
     )
     app.run()
     return 0

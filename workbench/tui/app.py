@@ -42,6 +42,7 @@ from workbench.tui.edit_pane import EditPane
 from workbench.tui.editing import FIELD_LABELS, EditSession, Field
 from workbench.tui.footer import SteadyFooter
 from workbench.tui.formatting import human_size, short_path
+from workbench.tui.guests_pane import GuestsPane
 from workbench.tui.lazy import PaintsWhenShown
 from workbench.tui.log_pane import LogPane
 from workbench.tui.model import Hashes, LoadedStub, hash_stub, load_stub, stub_in_root
@@ -135,8 +136,10 @@ class WorkbenchApp(App[None]):
         tpm: bool = False,
         log: Path | None = None,
         serve: str | None = None,
+        guests: int = 1,
     ) -> None:
         super().__init__()
+        self.guests = guests  # more than 1: n and h netboot that many machines at once
         self.serve_interface = serve
         self._stop_serving = threading.Event()  # set: the boot server's worker stops it
         self.tpm = tpm
@@ -189,6 +192,9 @@ class WorkbenchApp(App[None]):
                     yield LogPane(id="log-pane")
             with TabPane("8 Debug", id="debug"):
                 yield DebugPane(id="debug-pane")
+            if self.guests > 1:
+                with TabPane("Guests", id="guests"):
+                    yield GuestsPane(self.guests, id="guests-pane")
             if self.serve_interface is not None:
                 with TabPane("9 Serve", id="serve"):
                     yield ServePane(self.serve_interface, id="serve-pane")
@@ -705,7 +711,10 @@ class WorkbenchApp(App[None]):
                 which = "the stub with the edits just saved"
             else:
                 which = "the saved stub, without the unsaved edits"
-        self.start_boot(mode, which, secure_boot, ipv6)
+        if self.guests > 1 and mode in ("net", "http") and not secure_boot:
+            self.start_guests_boot(mode, which, ipv6)
+        else:
+            self.start_boot(mode, which, secure_boot, ipv6)
 
     def start_boot(
         self,
@@ -800,6 +809,31 @@ class WorkbenchApp(App[None]):
             body, thread=True, exclusive=True, group="debug", name="debug-mi"
         )
 
+    def start_guests_boot(self, mode: str, which: str, ipv6: bool) -> None:
+        """`boot --guests N`: the guests side by side in the Guests tab."""
+        assert self.root is not None
+        request = BootRequest(
+            root=self.root,
+            mode=mode,  # type: ignore[arg-type]
+            expect=self.expect,
+            timeout=self.boot_timeout,
+            ipv6=ipv6,
+            guests=self.guests,
+        )
+        self.last_mode = mode
+        pane = self.query_one(GuestsPane)
+        self.query_one(TabbedContent).active = "guests"
+        label = BOOT_LABELS.get(mode, mode) + (" over IPv6" if ipv6 else "")
+        pane.start(f"{label} of {short_path(self.root)} on {self.guests} guests: {which}")
+
+        def relay(event: Event) -> None:
+            pane.post_message(GuestsPane.RunEvent(event))
+
+        run = self.boot_run = BootRun(request, on_event=relay)
+        self.boot_worker = self.run_worker(
+            lambda: run_boot(run), thread=True, exclusive=True, group="boot", name="boot-guests"
+        )
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.debug_worker and event.worker.is_finished:
             outcome = event.worker.result
@@ -815,9 +849,12 @@ class WorkbenchApp(App[None]):
         if outcome is None:
             reason = str(event.worker.error or "the boot was cancelled")
             outcome = Outcome(ok=False, kind="lab-failed", reason=reason, seconds=0.0)
-        pane = self.query_one(BootPane)
-        if pane.outcome is None:
-            pane.finish(outcome)
+        if event.worker.name == "boot-guests":
+            self.query_one(GuestsPane).finish(outcome)
+        else:
+            pane = self.query_one(BootPane)
+            if pane.outcome is None:
+                pane.finish(outcome)
         self.last_outcome = outcome
         self.boot_run = None
         if self.secure_boot_dir is not None:

@@ -60,11 +60,12 @@ Inspect, edit, preview and boot one UEFI stub.
 
 | key | does |
 |---|---|
-| `1`..`8` | Overview, Sections, Edit, Preview, Boot, Compare (--compare), Log (--log), Debug |
+| `1`..`9` | Overview, Sections, Edit, Preview, Boot, Compare, Log, Debug, Serve (6, 7, 9: by option) |
 | `F5`, or `b` outside a text field | boot ROOT from a local ESP (QEMU + OVMF) |
 | `F6`, or `n` outside a text field | netboot ROOT over PXE/TFTP in a private network |
 | `F7`, or `h` outside a text field | boot ROOT by UEFI HTTP Boot in a private network |
 | `F9` / `F10`, or `i` / `I` | the TFTP / HTTP network boot over IPv6 only |
+| | with `--guests N`, the network boots run N guests side by side (Guests tab) |
 | `Shift+F5`..`Shift+F7`, or `B` / `N` / `H` | the same with Secure Boot (--keys enrolled) |
 | `D` outside a text field | debug boot: `workbench debug ROOT` takes the terminal (GDB) |
 | `G` outside a text field | debug boot in the Debug tab (GDB/MI; the last boot's mode) |
