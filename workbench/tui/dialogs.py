@@ -60,7 +60,7 @@ Inspect, edit, preview and boot one UEFI stub.
 
 | key | does |
 |---|---|
-| `1`..`9` | Overview, Sections, Edit, Preview, Boot, Compare, Log, Debug, Serve (6, 7, 9: by option) |
+| `1`..`9` | Overview, Sections, Edit, Preview, Boot, Compare, Log, Debug, Serve |
 | `F5`, or `b` outside a text field | boot ROOT from a local ESP (QEMU + OVMF) |
 | `F6`, or `n` outside a text field | netboot ROOT over PXE/TFTP in a private network |
 | `F7`, or `h` outside a text field | boot ROOT by UEFI HTTP Boot in a private network |
