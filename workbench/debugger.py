@@ -28,7 +28,7 @@ from pathlib import Path
 from workbench import contract
 from workbench.debug_images import ImageEntryFinder, ImageNotLoaded
 from workbench.efi_images import LoadedImage, PeFacts, file_reader, pe_facts
-from workbench.errors import BadInput, InternalError, LabFailure, MissingTool, WorkbenchError
+from workbench.errors import BadInput, LabFailure, MissingTool, WorkbenchError
 from workbench.gdb_mi import GdbError, GdbText, MiNote, MiSession, Stopped
 from workbench.gdb_prompt import prompt_loop
 from workbench.lab.boot import BootRun
@@ -330,21 +330,9 @@ class DebugRun:
             if wanted is not None:
                 result.foreign = self.request.root.joinpath(contract.BOOT_PATH).name
                 self._run_foreign(gdb, socket, symbols, wanted, result)
-            while wanted is None and not self._based.wait(0.2) and not self._done.is_set():
-                pass
-            if wanted is not None:
-                pass  # done above
-            elif symbols is None:
-                raise InternalError("our stub without symbols")
-            elif self._base is not None and self.on_session is not None:
-                result.base = self._base
-                self._run_mi(gdb, socket, symbols, self._base, result)
-            elif self._base is not None:
-                result.base = self._base
-                script = work / "session.gdb"
-                plan = gdb_plan(socket, symbols, self._base, self.request.options)
-                script.write_text("\n".join(plan) + "\n")
-                self._run_gdb(gdb_command(gdb, script, self.request.options.batch), result)
+            else:
+                assert symbols is not None  # our stub's: run() found them
+                self._run_waiting_stub(gdb, socket, symbols, work, result)
             thread.join()
         except KeyboardInterrupt:
             boot.stop()
@@ -415,6 +403,23 @@ class DebugRun:
                 process.kill()
             result.gdb_exit = process.wait()
             reader.join(timeout=5)
+
+    def _run_waiting_stub(
+        self, gdb: str, socket: Path, symbols: Path, work: Path, result: DebugResult
+    ) -> None:
+        """Our stub prints its base and waits: GDB/MI for the TUI, else a script."""
+        while not self._based.wait(0.2) and not self._done.is_set():
+            pass
+        if self._base is None:
+            return
+        result.base = self._base
+        if self.on_session is not None:
+            self._run_mi(gdb, socket, symbols, self._base, result)
+            return
+        script = work / "session.gdb"
+        plan = gdb_plan(socket, symbols, self._base, self.request.options)
+        script.write_text("\n".join(plan) + "\n")
+        self._run_gdb(gdb_command(gdb, script, self.request.options.batch), result)
 
     def _run_mi(
         self, gdb: str, socket: Path, symbols: Path, base: int, result: DebugResult
