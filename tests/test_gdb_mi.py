@@ -46,6 +46,7 @@ def test_a_stop_record_becomes_a_stop_with_its_frame() -> None:
 def test_console_commands_are_quoted_for_mi() -> None:
     assert quote('add-symbol-file "a b" -o 0x10') == '"add-symbol-file \\"a b\\" -o 0x10"'
     assert quote("c:\\x") == '"c:\\\\x"'
+    assert quote("bt\n-gdb-exit") == '"bt\\n-gdb-exit"'  # one command, not two
 
 
 @pytest.fixture

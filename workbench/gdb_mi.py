@@ -95,8 +95,10 @@ def stopped_from(payload: dict[str, Any]) -> Stopped:
 
 
 def quote(text: str) -> str:
-    """A C string for MI: `-interpreter-exec console "..."`."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A C string for MI: `-interpreter-exec console "..."`; a line break cannot start
+    another MI command."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
 @dataclass
