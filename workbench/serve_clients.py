@@ -98,12 +98,14 @@ def neighbour_mac(address: str, arp_table: Path = Path("/proc/net/arp")) -> str 
 
 
 class ClientTable:
-    """Rows per machine, updated from any thread; `on_change(machine)` after each update.
+    """Rows per machine, updated from any thread; `on_change(machine)` after each update,
+    still under the table's lock (it must not block; it may read the row whole).
     `resolve_mac` names the MAC behind an address no DHCP event named (the ARP cache)."""
 
     def __init__(self, on_change: Callable[[Machine], None] | None = None,
                  resolve_mac: Callable[[str], str | None] = neighbour_mac) -> None:  # fmt: skip
-        self._lock = threading.Lock()
+        # Reentrant: on_change runs under it (a row is read whole, never mid-update).
+        self._lock = threading.RLock()
         self._by_mac: dict[str, Machine] = {}
         self._by_address: dict[str, Machine] = {}
         self.on_change = on_change
@@ -151,7 +153,7 @@ class ClientTable:
                 machine.offer = event.file
             machine.dhcp.append(event.kind)
             machine.last_seen = time.monotonic()
-        self._changed(machine)
+            self._changed(machine)
         return machine
 
     def _bind(self, machine: Machine, address: str) -> None:
@@ -184,7 +186,7 @@ class ClientTable:
             if event.state == "failed":
                 machine.errors += 1
             machine.last_seen = time.monotonic()
-        self._changed(machine)
+            self._changed(machine)
         return machine
 
     def console_line(self, source: str, text: str) -> Machine | None:
@@ -197,7 +199,7 @@ class ClientTable:
             machine.console.append(text)
             del machine.console[:-SYSLOG_KEPT]
             machine.last_seen = time.monotonic()
-        self._changed(machine)
+            self._changed(machine)
         return machine
 
     def _count(self) -> int:
