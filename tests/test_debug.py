@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -291,7 +292,9 @@ def test_from_entry_our_stub_breaks_in_efi_main_at_source_level(
     assert frames and "at src/main.c:" in frames[0], gdb
     # It did not also wait for a debugger: no `debug base=` line, and the boot went on.
     assert "stub: debug base=" not in out
-    assert "breakpoint hits: efi_main x1" in out
+    # Under TCG, QEMU's gdbstub now and then reports a second SIGTRAP at the same breakpoint
+    # as GDB steps off it (seen once in many runs): efi_main, never anything else.
+    assert re.search(r"breakpoint hits: efi_main x[12]$", out, re.MULTILINE), out[-500:]
 
 
 @pytest.mark.boot
