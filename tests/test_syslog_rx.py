@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from conftest import require
 
 from workbench.errors import WorkbenchError
 from workbench.lab.syslog_rx import (
@@ -161,13 +162,12 @@ def test_receiver_on_loopback_counts_and_drops() -> None:
 
 
 def test_receiver_ipv6_loopback() -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6")
+    require(socket.has_ipv6, "IPv6 in this Python")
     receiver, lines, arrived = receive("::1")
     try:
         receiver.start()
-    except WorkbenchError:
-        pytest.skip("no IPv6 loopback here")
+    except WorkbenchError as error:
+        require(False, f"IPv6 loopback ({error})")
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
             sender.sendto(b"<11>1 - fd00::15 stub - line - stub: error: x", ("::1", receiver.port))
@@ -208,8 +208,7 @@ def test_busy_port_is_one_line_error_and_stop_frees_it() -> None:
 def test_receiver_on_a_descriptor_above_1023() -> None:
     """A server with many sockets open: the receiver's own may be numbered past select()'s."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 1200:
-        pytest.skip("too few descriptors allowed")
+    require(hard == resource.RLIM_INFINITY or hard >= 1200, "a descriptor limit of 1200 or more")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
     held: list[socket.socket] = []
     try:
