@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(section >= data && len <= size && (size_t)(section - data) <= size - len);
 
     pe_info info;
-    if (pe_parse(data, size, &info))
+    /* Either architecture: an image of the other one is refused before anything else. */
+    if (pe_parse(data, size, PE_MACHINE_X86_64, &info) && pe_parse(data, size, PE_MACHINE_AARCH64, &info))
         return 0;
     assert(info.entry_point < info.size_of_image);
     if (info.size_of_image > MAX_IMAGE)

@@ -1,4 +1,4 @@
-"""Check the built stub.efi: .sbat and .wbstub inside the image, room for 8 more headers.
+"""Check a built stub (stub.efi, stubaa64.efi): .sbat and .wbstub inside the image, room for 8 more headers.
 
 Standard library only, so `make check` needs nothing beyond python3.
 """
@@ -9,7 +9,10 @@ import sys
 NEEDED_HEADER_ROOM = 8  # .osrel .cmdline .policy .initrd .linux .initrdh .linuxh and one spare
 
 
-def main(path: str, version: str) -> int:
+MACHINES = {"x86_64": 0x8664, "aarch64": 0xAA64}
+
+
+def main(path: str, version: str, arch: str) -> int:
     data = open(path, "rb").read()
     lfanew = struct.unpack_from("<I", data, 0x3C)[0]
     machine, count, _, _, _, opt_size, _ = struct.unpack_from("<HHIIIHH", data, lfanew + 4)
@@ -24,8 +27,8 @@ def main(path: str, version: str) -> int:
         if raw_size:
             first_raw = min(first_raw, raw_ptr)
     problems = []
-    if machine != 0x8664:
-        problems.append("not x86_64")
+    if machine != MACHINES[arch]:
+        problems.append(f"not {arch} (machine {machine:#x})")
     for name in (".sbat", ".wbstub"):
         if name not in sections:
             problems.append(f"no {name} section")
@@ -49,9 +52,9 @@ def main(path: str, version: str) -> int:
     if room < NEEDED_HEADER_ROOM:
         problems.append(f"room for only {room} more section headers")
     for problem in problems:
-        print(f"stub.efi: {problem}")
+        print(f"{path}: {problem}")
     return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -3,7 +3,7 @@
 # where a new section can go without overlapping the image.
 set -eu
 top=0
-for size_vma in $(objdump -h "$1" | awk '$1 ~ /^[0-9]+$/ { print $3 ":" $4 }'); do
+for size_vma in $(${OBJDUMP:-objdump} -h "$1" | awk '$1 ~ /^[0-9]+$/ { print $3 ":" $4 }'); do
     end=$((0x${size_vma#*:} + 0x${size_vma%%:*}))
     if [ "$end" -gt "$top" ]; then top=$end; fi
 done

@@ -1,4 +1,5 @@
-/* Milliseconds for the stub's own timing lines (the TSC, calibrated against Stall once). */
+/* Milliseconds for the stub's own timing lines (the TSC calibrated against Stall once, or
+ * the arm64 generic timer at the rate it declares). */
 #ifndef STUB_CLOCK_H
 #define STUB_CLOCK_H
 

@@ -5,7 +5,13 @@
 #include "crc32.h"
 #include "exit_guard.h"
 
-static jmp_buf exit_jump;
+/* gnu-efi 3.0.15's arm64 setjmp stores d8-d15 from byte 112 of its 168-byte jmp_buf, 8 bytes
+ * past the end: the spare words keep those bytes off whatever the linker puts next (it was the
+ * initrd's size, which then reached the kernel as 0). */
+static struct {
+    jmp_buf buf;
+    UINT64 spare[2];
+} exit_jump;
 static EFI_HANDLE guarded_image;
 static EFI_STATUS exit_status;
 static EFI_EXIT original_exit;
@@ -52,7 +58,7 @@ static EFI_STATUS EFIAPI guarded_exit(EFI_HANDLE image, EFI_STATUS status, UINTN
         uefi_call_wrapper(BS->FreePool, 1, data);
     exit_status = status;
     unhook();
-    longjmp(exit_jump, 1);
+    longjmp(exit_jump.buf, 1);
 }
 
 /* The kernel is taking over: nobody will call Exit() for us any more, unless the call fails.
@@ -80,7 +86,7 @@ EFI_STATUS exit_guard_run(EFI_HANDLE image, image_entry entry, guard_end *how)
     guarded_image = image;
     exit_boot_services_failures = 0;
     hook();
-    if (setjmp(exit_jump)) {
+    if (setjmp(exit_jump.buf)) {
         *how = GUARD_EXITED;
         return exit_status;
     }

@@ -1,27 +1,44 @@
 #include <efi.h>
 #include <efilib.h>
 
+#include "arch.h"
 #include "linux.h"
 #include "proto/memory_attribute.h"
+
+/* The kernel goes where its SectionAlignment asks, as the firmware's loader places images:
+ * arm64 Images declare 64 KiB and their EFI stub calls a lower alignment a firmware bug. */
+#define MOST_ALIGNMENT (2u << 20)
+
+static UINT64 placement_alignment(const pe_info *info)
+{
+    UINT64 alignment = info->section_alignment;
+    if (alignment <= EFI_PAGE_SIZE || alignment > MOST_ALIGNMENT || (alignment & (alignment - 1)))
+        return EFI_PAGE_SIZE;
+    return alignment;
+}
 
 const char *linux_load(const uint8_t *file, UINTN size, loaded_kernel *kernel)
 {
     *kernel = (loaded_kernel){0};
-    const char *reason = pe_parse(file, size, &kernel->info);
+    const char *reason = pe_parse(file, size, ARCH_PE_MACHINE, &kernel->info);
     if (reason)
         return reason;
-    UINTN pages = EFI_SIZE_TO_PAGES(kernel->info.size_of_image);
+    UINT64 alignment = placement_alignment(&kernel->info);
+    UINTN pages = EFI_SIZE_TO_PAGES(kernel->info.size_of_image) + EFI_SIZE_TO_PAGES(alignment) - 1;
     EFI_STATUS status = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode,
-                                          pages, &kernel->base);
+                                          pages, &kernel->allocation);
     if (EFI_ERROR(status))
         return "out of memory for the kernel image";
     kernel->pages = pages;
+    kernel->base = (kernel->allocation + alignment - 1) & ~(alignment - 1);
     uint8_t *image = (uint8_t *)(UINTN)kernel->base;
-    reason = pe_load(file, size, &kernel->info, image, pages * EFI_PAGE_SIZE);
+    reason = pe_load(file, size, &kernel->info, image, kernel->info.size_of_image);
     if (!reason)
         reason = pe_relocate(image, kernel->info.size_of_image, &kernel->info, kernel->base);
     if (reason)
         linux_unload(kernel);
+    else
+        arch_sync_code(image, kernel->info.size_of_image);
     return reason;
 }
 
@@ -37,12 +54,12 @@ void linux_unload(loaded_kernel *kernel)
 {
     stub_memory_attribute_protocol *memory = kernel->protected ? memory_attributes() : NULL;
     if (memory)
-        uefi_call_wrapper(memory->ClearMemoryAttributes, 4, memory, kernel->base,
+        uefi_call_wrapper(memory->ClearMemoryAttributes, 4, memory, kernel->allocation,
                           (UINT64)kernel->pages * EFI_PAGE_SIZE, STUB_MEMORY_RO | STUB_MEMORY_XP);
     kernel->protected = 0;
     if (kernel->pages)
-        uefi_call_wrapper(BS->FreePages, 2, kernel->base, kernel->pages);
-    kernel->base = 0;
+        uefi_call_wrapper(BS->FreePages, 2, kernel->allocation, kernel->pages);
+    kernel->base = kernel->allocation = 0;
     kernel->pages = 0;
 }
 

@@ -11,7 +11,8 @@
 
 typedef struct {
     pe_info info;
-    EFI_PHYSICAL_ADDRESS base;
+    EFI_PHYSICAL_ADDRESS base;        /* the image, aligned to its SectionAlignment */
+    EFI_PHYSICAL_ADDRESS allocation;  /* the pages holding it, freed by linux_unload */
     UINTN pages;
     int protected;  /* memory attributes were changed: put back before the pages are freed */
 } loaded_kernel;

@@ -4,6 +4,7 @@
 #include <efi.h>
 #include <efilib.h>
 
+#include "arch.h"
 #include "clock.h"
 #include "cmdline.h"
 #include "console.h"
@@ -449,11 +450,11 @@ static int has_initrd(const stub_state *s)
     return s->initrd.content.found && s->initrd.content.len > 0;
 }
 
-/* A kernel that is not a loadable x86_64 PE fails before the initrd is fetched. */
+/* A kernel that is not a loadable PE of our own architecture fails before the initrd is fetched. */
 static EFI_STATUS check_kernel_image(const payload *kernel)
 {
     pe_info info;
-    const char *reason = pe_parse(kernel->file.data, kernel->file.size, &info);
+    const char *reason = pe_parse(kernel->file.data, kernel->file.size, ARCH_PE_MACHINE, &info);
     return reason ? console_error(kernel->what, kernel->subject, reason, EFI_LOAD_ERROR) : EFI_SUCCESS;
 }
 
@@ -620,7 +621,7 @@ static EFI_STATUS follow_policy(stub_state *s, EFI_STATUS status)
         log_net_stop(LOG_NET_ERROR_WAIT_MS);
         uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
         for (;;)
-            __asm__ volatile("hlt");
+            arch_idle();
     default:
         /* The boot manager's 5-minute watchdog must not cut a longer error-delay short. */
         uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);

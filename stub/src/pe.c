@@ -94,7 +94,30 @@ const char *pe_find_section_sized(const uint8_t *image, size_t image_size, const
     return NULL;
 }
 
-const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
+const char *pe_machine_name(uint16_t machine)
+{
+    switch (machine) {
+    case PE_MACHINE_X86_64:
+        return "x86_64";
+    case PE_MACHINE_AARCH64:
+        return "aarch64";
+    default:
+        return NULL;
+    }
+}
+
+static const char *wrong_machine(uint16_t found, uint16_t wanted)
+{
+    if (wanted == PE_MACHINE_X86_64)
+        return found == PE_MACHINE_AARCH64 ? "an aarch64 image, and this stub starts x86_64 kernels"
+                                           : "not an x86_64 image";
+    if (wanted == PE_MACHINE_AARCH64)
+        return found == PE_MACHINE_X86_64 ? "an x86_64 image, and this stub starts aarch64 kernels"
+                                          : "not an aarch64 image";
+    return "not an image of a machine the stub knows";
+}
+
+const char *pe_parse(const uint8_t *file, size_t file_size, uint16_t machine, pe_info *info)
 {
     size_t opt, table;
     uint16_t count;
@@ -102,8 +125,8 @@ const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
     if (err)
         return err;
     const uint8_t *coff = file + opt - COFF_SIZE;
-    if (get16(coff) != PE_MACHINE_X86_64)
-        return "not an x86_64 image";
+    if (get16(coff) != machine)
+        return wrong_machine(get16(coff), machine);
     uint16_t opt_size = get16(coff + 16);
     const uint8_t *o = file + opt;
     if (opt_size < OPT_MIN_SIZE || get16(o) != OPT_MAGIC_PE32PLUS)
@@ -111,6 +134,7 @@ const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info)
     if (count == 0 || count > MAX_SECTIONS)
         return "bad number of sections";
 
+    info->machine = machine;
     info->entry_point = get32(o + 16);
     info->image_base = get64(o + 24);
     info->size_of_image = get32(o + 56);

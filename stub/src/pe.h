@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define PE_MACHINE_X86_64 0x8664
+#define PE_MACHINE_AARCH64 0xaa64
 
 #define PE_PAGE_SIZE 4096
 #define PE_DLL_NX_COMPAT 0x0100
@@ -15,6 +16,7 @@
 #define PE_SCN_MEM_WRITE 0x80000000u
 
 typedef struct {
+    uint16_t machine;         /* PE_MACHINE_* */
     uint64_t image_base;
     uint32_t section_alignment;
     uint16_t dll_characteristics;
@@ -37,8 +39,12 @@ const char *pe_find_section_sized(const uint8_t *image, size_t image_size, const
                                   const uint8_t **data, size_t *len, uint32_t *virtual_size,
                                   int *found);
 
-/* Validate a PE file (file layout) as a loadable x86_64 image and describe it. */
-const char *pe_parse(const uint8_t *file, size_t file_size, pe_info *info);
+/* Validate a PE file (file layout) as a loadable image for `machine` (PE_MACHINE_*) and
+ * describe it. An image of the other architecture we know is named as such. */
+const char *pe_parse(const uint8_t *file, size_t file_size, uint16_t machine, pe_info *info);
+
+/* "x86_64", "aarch64", or NULL for a machine type we do not run on. */
+const char *pe_machine_name(uint16_t machine);
 
 /* Lay the validated file out in dest (dest_size >= info->size_of_image): headers, then each
  * section at its VirtualAddress, the rest zeroed. */

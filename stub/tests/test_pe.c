@@ -65,7 +65,7 @@ static const char *parse_copy(const uint8_t *file, size_t len, pe_info *info)
     /* An exact-size heap copy: ASan catches any read past `len`. */
     uint8_t *copy = malloc(len ? len : 1);
     memcpy(copy, file, len);
-    const char *reason = pe_parse(copy, len, info);
+    const char *reason = pe_parse(copy, len, PE_MACHINE_X86_64, info);
     free(copy);
     return reason;
 }
@@ -75,7 +75,7 @@ static void test_parse_and_load(void)
     static uint8_t file[FILE_SIZE], image[IMAGE_SIZE];
     pe_info info;
     build(file);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), NULL);
     CHECK(info.size_of_image == IMAGE_SIZE);
     CHECK(info.entry_point == 0x1010);
     CHECK(info.section_count == 3);
@@ -110,25 +110,25 @@ static void test_bad_relocations(void)
     pe_info info;
     build(file);
     put16(file + 0x608, (uint16_t)(3 << 12 | 0x008));  /* HIGHLOW: not for x86_64 */
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), NULL);
     pe_load(file, FILE_SIZE, &info, image, sizeof image);
     CHECK_STR(pe_relocate(image, IMAGE_SIZE, &info, 0x1000), "unsupported relocation type");
 
     build(file);
     put32(file + 0x600, 0x3ffc);                         /* target crosses the image end */
-    pe_parse(file, FILE_SIZE, &info);
+    pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info);
     pe_load(file, FILE_SIZE, &info, image, sizeof image);
     CHECK_STR(pe_relocate(image, IMAGE_SIZE, &info, 0x1000), "relocation outside the image");
 
     build(file);
     put32(file + 0x604, 400);                            /* block larger than the directory */
-    pe_parse(file, FILE_SIZE, &info);
+    pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info);
     pe_load(file, FILE_SIZE, &info, image, sizeof image);
     CHECK_STR(pe_relocate(image, IMAGE_SIZE, &info, 0x1000), "malformed relocation block");
 
     build(file);
     put32(file + 0x604, 4);                              /* block smaller than its header */
-    pe_parse(file, FILE_SIZE, &info);
+    pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info);
     pe_load(file, FILE_SIZE, &info, image, sizeof image);
     CHECK_STR(pe_relocate(image, IMAGE_SIZE, &info, 0x1000), "malformed relocation block");
 }
@@ -140,52 +140,65 @@ static void test_bad_headers(void)
 
     build(file);
     file[0] = 'X';
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "not a PE image (no MZ header)");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "not a PE image (no MZ header)");
     build(file);
     put32(file + 0x3c, 0xfffffff0u);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "PE header out of bounds");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "PE header out of bounds");
     build(file);
     file[LFANEW + 1] = 'X';
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "not a PE image (no PE signature)");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "not a PE image (no PE signature)");
     build(file);
     put16(file + LFANEW + 4, 0x14c);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "not an x86_64 image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "not an x86_64 image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_AARCH64, &info), "not an aarch64 image");
+    build(file);
+    put16(file + LFANEW + 4, PE_MACHINE_AARCH64);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info),
+              "an aarch64 image, and this stub starts x86_64 kernels");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_AARCH64, &info), NULL);
+    CHECK(info.machine == PE_MACHINE_AARCH64);
+    build(file);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_AARCH64, &info),
+              "an x86_64 image, and this stub starts aarch64 kernels");
+    CHECK_STR(pe_machine_name(PE_MACHINE_AARCH64), "aarch64");
+    CHECK_STR(pe_machine_name(PE_MACHINE_X86_64), "x86_64");
+    CHECK(pe_machine_name(0x14c) == NULL);
     build(file);
     put16(file + OPT, 0x10b);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "not a PE32+ image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "not a PE32+ image");
     build(file);
     put16(file + LFANEW + 6, 0);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "bad number of sections");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "bad number of sections");
     build(file);
     put16(file + LFANEW + 6, 60000);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "section table out of bounds");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "section table out of bounds");
     build(file);
     put32(file + OPT + 56, 0);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "bad SizeOfImage");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "bad SizeOfImage");
     build(file);
     put32(file + OPT + 60, 0x100);  /* section table would end beyond the headers */
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "bad SizeOfHeaders");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "bad SizeOfHeaders");
     build(file);
     put32(file + OPT + 16, IMAGE_SIZE);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "entry point outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "entry point outside the image");
     build(file);
     put32(file + OPT + 16, 0);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "entry point outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "entry point outside the image");
     build(file);
     section(file, 1, ".data", 0x300, 0x3f00, 0x200, 0x400);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "section outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "section outside the image");
     build(file);
     section(file, 1, ".data", 0x300, 0xfffff000u, 0x200, 0x400);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "section outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "section outside the image");
     build(file);
     section(file, 1, ".data", 0x300, 0x100, 0x200, 0x400);  /* over the headers */
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "section outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "section outside the image");
     build(file);
     section(file, 1, ".data", 0x300, 0x2000, 0x200, 0x700);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "section data beyond the end of the file");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "section data beyond the end of the file");
     build(file);
     put32(file + OPT + 112 + 8 * 5, 0x3ff8);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "relocation directory outside the image");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "relocation directory outside the image");
 
     /* Every truncation is either rejected or parses without reading past the end. */
     build(file);
@@ -204,7 +217,7 @@ static void test_find_section(void)
     size_t len;
     int found;
     build(file);
-    pe_parse(file, FILE_SIZE, &info);
+    pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info);
     pe_load(file, FILE_SIZE, &info, image, sizeof image);
 
     CHECK_STR(pe_find_section(image, IMAGE_SIZE, ".text", &data, &len, &found), NULL);
@@ -262,7 +275,7 @@ static uint8_t *load_real(const char *path, pe_info *info)
         printf("note: %s not found: real-image checks not run\n", path);
         return NULL;
     }
-    const char *reason = pe_parse(file, size, info);
+    const char *reason = pe_parse(file, size, PE_MACHINE_X86_64, info);
     CHECK_STR(reason, NULL);
     uint8_t *image = reason ? NULL : malloc(info->size_of_image);
     if (image) {
@@ -309,10 +322,10 @@ static void test_section_regions(void)
     build(file);
     put32(file + TABLE + 36, PE_SCN_MEM_EXECUTE | 0x40000000u);          /* .text: RX */
     put32(file + TABLE + 40 + 36, PE_SCN_MEM_WRITE | 0x40000000u);       /* .data: RW */
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), NULL);
     CHECK(!pe_nx_compat(&info));
     put16(file + OPT + 70, PE_DLL_NX_COMPAT);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), NULL);
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), NULL);
     CHECK(pe_nx_compat(&info));
     CHECK_STR(pe_load(file, FILE_SIZE, &info, image, IMAGE_SIZE), NULL);
 
@@ -360,11 +373,11 @@ static void test_huge_offsets(void)
     int found;
     build(file);
     put32(file + 0x3c, 0xfffffff0u);
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "PE header out of bounds");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "PE header out of bounds");
     CHECK_STR(pe_find_section(file, FILE_SIZE, ".text", &data, &len, &found), "PE header out of bounds");
     build(file);
     put16(file + LFANEW + 20, 0xffff);  /* SizeOfOptionalHeader */
-    CHECK_STR(pe_parse(file, FILE_SIZE, &info), "optional header out of bounds");
+    CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "optional header out of bounds");
 }
 
 void test_pe(void)
