@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import __version__, contract
+from workbench.arch import ARCHES, X86_64, Arch, by_machine, machine_label
 from workbench.atomic_write import atomic_write
 from workbench.errors import BadInput, MissingTool, WorkbenchError
 from workbench.pe.edit import rewrite_sections
+from workbench.pe.image import PeImage
 from workbench.pe.signing import sign
 from workbench.stubinfo import format_policy, validate_policy
 
@@ -39,23 +41,56 @@ class BuildResult:
     initrd_path: Path | None
 
 
-PACKAGED_STUB = Path(__file__).resolve().parent / "data" / "stub.efi"
-CHECKOUT_STUB = REPO / "stub" / "build" / "stub.efi"
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+CHECKOUT_BUILD = REPO / "stub" / "build"
+PACKAGED_STUB = PACKAGE_DATA / X86_64.stub_file
+CHECKOUT_STUB = CHECKOUT_BUILD / X86_64.stub_file
 
 
-def default_stub() -> Path:
-    """$WORKBENCH_STUB, else the stub installed with the package, else the one built in this
-    checkout (an editable install)."""
+def default_stub(arch: Arch = X86_64) -> Path:
+    """The stub for `arch`: $WORKBENCH_STUB (x86_64 only), else the one installed with the
+    package, else the one built in this checkout (an editable install)."""
     configured = os.environ.get(STUB_ENV)
-    if configured:
+    if configured and arch == X86_64:
         stub = Path(configured)
         if not stub.is_file():
             raise BadInput(f"no stub at {stub} (${STUB_ENV})")
         return stub
-    for stub in (PACKAGED_STUB, CHECKOUT_STUB):
+    checkout = CHECKOUT_BUILD / arch.stub_file
+    for stub in (PACKAGE_DATA / arch.stub_file, checkout):
         if stub.is_file():
             return stub
-    raise MissingTool(f"no stub in the package nor at {CHECKOUT_STUB} (run 'make stub')")
+    raise MissingTool(f"no {arch.label} stub in the package nor at {checkout} (run 'make stub')")
+
+
+def pe_arch(path: Path) -> Arch | None:
+    """The architecture a PE file is built for; None when it is not a PE file of one we know
+    (a kernel that is no PE at all is the stub's to refuse, with its own words)."""
+    try:
+        with PeImage.open(path) as image:
+            return by_machine(image.machine)
+    except WorkbenchError:
+        return None
+
+
+def choose_arch(kernel: Path, stub: Path | None, forced: Arch | None) -> Arch:
+    """The architecture of a tree: the kernel's, else `forced`, else the stub's, else x86_64.
+    A stub and a kernel of different architectures cannot boot: BadInput (exit 2)."""
+    kernel_arch = pe_arch(kernel)
+    if forced is not None and kernel_arch is not None and kernel_arch != forced:
+        raise BadInput(f"{kernel} is an {kernel_arch.label} kernel, not {forced.label} (--arch)")
+    arch = kernel_arch or forced
+    if stub is not None:
+        with PeImage.open(stub) as image:
+            stub_arch = by_machine(image.machine)
+            if stub_arch is None:
+                raise BadInput(f"{stub} is a stub for {machine_label(image.machine)}: "
+                               f"known are {', '.join(a.label for a in ARCHES)}")  # fmt: skip
+        if arch is not None and stub_arch != arch:
+            raise BadInput(f"{stub} is an {stub_arch.label} stub and {kernel} an "
+                           f"{arch.label} kernel: the stub would refuse it")  # fmt: skip
+        arch = stub_arch
+    return arch or X86_64
 
 
 def stub_path_for(name: str) -> str:
@@ -104,7 +139,7 @@ def _read(path: Path) -> bytes:
 
 def build_tree(
     *,
-    stub: Path,
+    stub: Path | None,
     kernel: Path,
     initrd: Path | None,
     cmdline: str,
@@ -115,16 +150,20 @@ def build_tree(
     kernel_name: str | None = None,
     initrd_name: str | None = None,
     sign_keys: Path | None = None,
+    arch: Arch | None = None,
 ) -> BuildResult:
-    """Write ROOT/EFI/BOOT/BOOTX64.EFI (and, thin, ROOT/EFI/Linux/*) from the base stub."""
-    stub = _check_input(stub, "stub")
+    """Write ROOT/EFI/BOOT/BOOT<ARCH>.EFI (and, thin, ROOT/EFI/Linux/*) from the base stub of
+    the kernel's architecture (`arch` when the kernel does not say; `stub` to choose one)."""
+    stub = _check_input(stub, "stub") if stub is not None else None
     kernel = _check_input(kernel, "kernel")
+    tree_arch = choose_arch(kernel, stub, arch)
+    stub = stub if stub is not None else default_stub(tree_arch)
     initrd = _check_input(initrd, "initrd") if initrd is not None else None
     if "\0" in cmdline:
         raise WorkbenchError("the command line must not contain NUL")
     policy_text = format_policy(validate_policy(policy)) if policy else None
     root = Path(out_dir)
-    stub_out = root / contract.BOOT_PATH
+    stub_out = root / tree_arch.boot_path
     linux_dir = root / contract.LINUX_DIR
     kernel_file = _check_name(kernel_name or kernel.name, "kernel")
     initrd_file = _check_name(initrd_name or initrd.name, "initrd") if initrd else None

@@ -49,18 +49,23 @@ EXAMPLES = {
 
 
 def version_text() -> str:
-    """The workbench's version, and the stub `build` uses: where it is, its marker, its hash."""
+    """The workbench's version, and the stubs `build` uses, one per architecture: where each
+    is, its marker, its hash."""
+    from workbench.arch import ARCHES
     from workbench.builder import default_stub, file_sha256
     from workbench.pe.image import PeImage
 
     lines = [f"workbench {__version__}"]
-    try:
-        stub = default_stub()
-        with PeImage.open(stub) as image:
-            marker = image.section_data(".wbstub").decode() if image.section(".wbstub") else "?"
-        lines.append(f"stub: {marker} at {stub} (sha256 {file_sha256(stub).hex()[:16]}...)")
-    except WorkbenchError as error:
-        lines.append(f"stub: none ({error})")
+    for arch in ARCHES:
+        try:
+            stub = default_stub(arch)
+            with PeImage.open(stub) as image:
+                section = image.section(".wbstub")
+                marker = image.section_data(section).decode() if section else "?"
+            digest = file_sha256(stub).hex()[:16]
+            lines.append(f"stub ({arch.name}): {marker} at {stub} (sha256 {digest}...)")
+        except WorkbenchError as error:
+            lines.append(f"stub ({arch.name}): none ({error})")
     return "\n".join(lines)
 
 

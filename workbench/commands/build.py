@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.builder import build_tree, default_stub
+from workbench.arch import NAMES, by_name
+from workbench.builder import build_tree
 from workbench.errors import WorkbenchError
 from workbench.stubinfo import parse_policy_argument
 
@@ -14,16 +15,25 @@ from workbench.stubinfo import parse_policy_argument
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="build a boot tree: EFI/BOOT/BOOTX64.EFI (+ EFI/Linux/* for a thin stub)",
-        description="Build ROOT/EFI/BOOT/BOOTX64.EFI from the stub, and for a thin stub copy "
-        "the kernel and initrd to ROOT/EFI/Linux with their SHA-256 in the stub.",
+        help="build a boot tree: EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI (+ EFI/Linux/*)",
+        description="Build ROOT/EFI/BOOT/BOOTX64.EFI (x86_64) or BOOTAA64.EFI (arm64) from the "
+        "stub of the kernel's architecture, and for a thin stub copy the kernel and initrd to "
+        "ROOT/EFI/Linux with their SHA-256 in the stub. A stub and a kernel of different "
+        "architectures are refused (exit 2).",
     )
     parser.add_argument("--kernel", required=True, type=Path, help="kernel image (EFI stub)")
     parser.add_argument("--initrd", type=Path, help="initramfs (optional)")
     parser.add_argument("--cmdline", default="", help="kernel command line")
     parser.add_argument("--out-dir", required=True, type=Path, help="tree root to write")
     parser.add_argument("--fat", action="store_true", help="embed kernel and initrd in the stub")
-    parser.add_argument("--stub", type=Path, help="base stub (default: stub/build/stub.efi)")
+    parser.add_argument(
+        "--stub",
+        type=Path,
+        help="base stub (default: the packaged stub of the kernel's architecture)",
+    )
+    parser.add_argument("--arch", choices=NAMES,
+                        help="the architecture, for a kernel that does not say (default: the "
+                        "kernel's, else x86_64)")  # fmt: skip
     parser.add_argument(
         "--policy", action="append", default=[], metavar="KEY=VALUE",
         help="policy: on-error=reset|halt|exit, error-delay=N, source=auto|local|net|http, "
@@ -45,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as error:
             raise WorkbenchError(f"cannot read os-release {args.osrel}: {error}") from None
     result = build_tree(
-        stub=args.stub or default_stub(),
+        stub=args.stub,
+        arch=by_name(args.arch) if args.arch else None,
         kernel=args.kernel,
         initrd=args.initrd,
         cmdline=args.cmdline,
