@@ -20,6 +20,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the package installed from the tree; the dependencies come from the
     test venv (a .pth file) so the test needs no download."""
     require_file(REPO / "stub" / "build" / "stub.efi")
+    require_file(REPO / "stub" / "build" / "stubaa64.efi")
     venv = tmp_path_factory.mktemp("install") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -35,14 +36,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-def test_version_names_the_packaged_stub(installed: Path, tmp_path: Path) -> None:
+def test_version_names_both_packaged_stubs(installed: Path, tmp_path: Path) -> None:
     result = subprocess.run([str(installed / "bin" / "workbench"), "--version"], cwd=tmp_path,
                             capture_output=True, text=True, check=True)  # fmt: skip
     lines = result.stdout.splitlines()
     assert lines[0].startswith("workbench ")
-    assert lines[1].startswith("stub: stub-workbench ")
-    # The stub is the copy inside the installed package, not the checkout's.
+    assert lines[1].startswith("stub (x86_64): stub-workbench ")
+    assert lines[2].startswith("stub (aarch64): stub-workbench ")
+    # The stubs are the copies inside the installed package, not the checkout's.
     assert str(installed) in lines[1] and "workbench/data/stub.efi" in lines[1]
+    assert str(installed) in lines[2] and "workbench/data/stubaa64.efi" in lines[2]
 
 
 def test_build_works_outside_the_checkout(installed: Path, tmp_path: Path,
