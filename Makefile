@@ -62,6 +62,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench.bench_tui
 	$(PY) -m bench.bench_inspect
 	$(PY) -m bench.bench_boot
+	$(PY) -m bench.bench_arch
 
 clean:
 	rm -rf stub/build samples/build .stamps

@@ -43,11 +43,13 @@ class Case:
     kernel_start: list[float] = field(default_factory=list)
 
 
-def make_big_initrd(directory: Path, pad_mib: int) -> Path:
-    output = directory / f"initrd-{pad_mib}m.img"
+def make_big_initrd(directory: Path, pad_mib: int, busybox: Path = Path("/bin/busybox"),
+                    tag: str = "") -> Path:  # fmt: skip
+    output = directory / f"initrd{'-' + tag if tag else ''}-{pad_mib}m.img"
     subprocess.run(
         [sys.executable, str(REPO / "samples" / "make_initrd.py"), "--init",
-         str(REPO / "samples" / "init.sh"), "--pad-mib", str(pad_mib), "-o", str(output)],
+         str(REPO / "samples" / "init.sh"), "--busybox", str(busybox), "--pad-mib", str(pad_mib),
+         "-o", str(output)],
         check=True,
     )  # fmt: skip
     return output

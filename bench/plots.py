@@ -101,3 +101,31 @@ def plot_transports(document: dict[str, Any], out: Path) -> None:
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
+
+
+def plot_arch(document: dict[str, Any], out: Path) -> None:
+    """Whole run and the stub's own share, per mode, x86_64 beside arm64."""
+    plt = _pyplot()
+    results: dict[str, dict[str, Any]] = document["results"]
+    modes = list(dict.fromkeys(r["mode"] for r in results.values()))
+    arches = list(dict.fromkeys(r["arch"] for r in results.values()))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(arches)
+    by_case = {(r["arch"], r["mode"]): r for r in results.values()}
+    panels = (
+        (axes[0], "median_s", "whole run to the marker"),
+        (axes[1], "stub_s", "stub: first line to starting the kernel"),
+    )
+    for axis, key, title in panels:
+        for index, arch in enumerate(arches):
+            heights = [by_case[arch, mode][key] for mode in modes]
+            axis.bar([i + index * width for i in range(len(modes))], heights, width, label=arch)
+        axis.set_xticks([i + 0.4 - width / 2 for i in range(len(modes))], modes)
+        axis.set_ylabel("seconds (lower is better)")
+        axis.set_title(title)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend()
+    figure.suptitle(f"x86_64 and arm64 stubs, one tree, {document['pad_mib']} MiB initrd, QEMU TCG")
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
