@@ -1,11 +1,15 @@
-/* SHA-256 as specified in FIPS 180-4, section 6.2. Two block functions compute the same
- * thing: the x86 SHA extensions where CPUID offers them, else portable C. */
+/* SHA-256 as specified in FIPS 180-4, section 6.2. The block functions compute the same
+ * thing: the CPU's SHA-256 instructions where it has them (x86 SHA extensions by CPUID, the
+ * Armv8 SHA2 instructions by ID_AA64ISAR0_EL1), else portable C. */
 #include "sha256.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
 #define SHA256_HAVE_SHA_NI 1
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#define SHA256_HAVE_ARMV8 1
 #endif
 
 static const uint32_t round_constants[64] = {
@@ -132,17 +136,55 @@ static int cpu_has_sha_ni(void)
     __cpuid_count(7, 0, a, b, c, d);
     return (b >> 29) & 1;
 }
+#define cpu_has_sha_instructions cpu_has_sha_ni
+#elif defined(SHA256_HAVE_ARMV8)
+/* The state stays as ABCD and EFGH; SHA256H/SHA256H2 do four rounds, SHA256SU0/SU1 extend the
+ * schedule four words at a time. AAPCS64 (the firmware's convention too) has the compiler keep
+ * d8-d15 for the caller. */
+__attribute__((target("+crypto"))) static void compress_armv8(uint32_t state[8], const uint8_t *blocks,
+                                                              size_t count)
+{
+    uint32x4_t abcd = vld1q_u32(&state[0]), efgh = vld1q_u32(&state[4]);
+    for (size_t b = 0; b < count; b++) {
+        const uint8_t *block = blocks + 64 * b;
+        uint32x4_t abcd_before = abcd, efgh_before = efgh, w[4];
+        for (unsigned j = 0; j < 4; j++)
+            w[j] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(block + 16 * j)));
+        for (unsigned j = 0; j < 16; j++) {
+            if (j >= 4) /* w[j&3] holds W[4j-16..]; the others W[4j-12..], W[4j-8..], W[4j-4..]. */
+                w[j & 3] = vsha256su1q_u32(vsha256su0q_u32(w[j & 3], w[(j + 1) & 3]), w[(j + 2) & 3],
+                                           w[(j + 3) & 3]);
+            uint32x4_t wk = vaddq_u32(w[j & 3], vld1q_u32(&round_constants[4 * j]));
+            uint32x4_t abcd_now = abcd;
+            abcd = vsha256hq_u32(abcd, efgh, wk);
+            efgh = vsha256h2q_u32(efgh, abcd_now, wk);
+        }
+        abcd = vaddq_u32(abcd, abcd_before);
+        efgh = vaddq_u32(efgh, efgh_before);
+    }
+    vst1q_u32(&state[0], abcd);
+    vst1q_u32(&state[4], efgh);
+}
+
+/* ID_AA64ISAR0_EL1.SHA2, bits [15:12]: 1 for SHA256H and friends. Readable at EL1 and EL2,
+ * where UEFI runs. */
+static int cpu_has_sha_instructions(void)
+{
+    uint64_t isar0;
+    __asm__ volatile("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
+    return ((isar0 >> 12) & 0xf) >= 1;
+}
 #else
-static int cpu_has_sha_ni(void) { return 0; }
+static int cpu_has_sha_instructions(void) { return 0; }
 #endif
 
 static int force_generic;
-static int block_function_chosen, use_sha_ni;
+static int block_function_chosen, use_sha_instructions;
 
 /* Chosen once, on first use: no CPUID before the firmware has handed over. */
 static void choose_block_function(void)
 {
-    use_sha_ni = !force_generic && cpu_has_sha_ni();
+    use_sha_instructions = !force_generic && cpu_has_sha_instructions();
     block_function_chosen = 1;
 }
 
@@ -152,18 +194,23 @@ void sha256_force_generic(int on)
     block_function_chosen = 0;
 }
 
-int sha256_uses_sha_ni(void)
+int sha256_uses_cpu_instructions(void)
 {
     if (!block_function_chosen)
         choose_block_function();
-    return use_sha_ni;
+    return use_sha_instructions;
 }
 
 static void compress(uint32_t state[8], const uint8_t *blocks, size_t count)
 {
-#ifdef SHA256_HAVE_SHA_NI
-    if (sha256_uses_sha_ni()) {
+#if defined(SHA256_HAVE_SHA_NI)
+    if (sha256_uses_cpu_instructions()) {
         compress_sha_ni(state, blocks, count);
+        return;
+    }
+#elif defined(SHA256_HAVE_ARMV8)
+    if (sha256_uses_cpu_instructions()) {
+        compress_armv8(state, blocks, count);
         return;
     }
 #endif

@@ -38,7 +38,7 @@ int main(void)
     sha256_force_generic(1);
     printf("portable: %.0f MB/s\n", rate(data, len, 5));
     sha256_force_generic(0);
-    if (sha256_uses_sha_ni())
+    if (sha256_uses_cpu_instructions())
         printf("sha-ni:   %.0f MB/s\n", rate(data, len, 5));
     else
         printf("sha-ni:   not offered by this CPU\n");

@@ -638,7 +638,7 @@ static void probe_sha256(const char *name)
     Print(L"netprobe: layer=%a packets=%ld bytes=%ld ms=%ld", name, (UINT64)pieces, (UINT64)(pieces * PAYLOAD),
           took / 1000);
     print_fixed2("us_per_packet", took * 100 / pieces);
-    Print(L" lost=0 sha_ni=%d\r\n", sha256_uses_sha_ni());
+    Print(L" lost=0 sha_ni=%d\r\n", sha256_uses_cpu_instructions());
 }
 
 static EFI_STATUS find_addresses(EFI_HANDLE device, addresses *a)
