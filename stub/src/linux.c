@@ -5,25 +5,15 @@
 #include "linux.h"
 #include "proto/memory_attribute.h"
 
-/* The kernel goes where its SectionAlignment asks, as the firmware's loader places images:
- * arm64 Images declare 64 KiB and their EFI stub calls a lower alignment a firmware bug. */
-#define MOST_ALIGNMENT (2u << 20)
-
-static UINT64 placement_alignment(const pe_info *info)
-{
-    UINT64 alignment = info->section_alignment;
-    if (alignment <= EFI_PAGE_SIZE || alignment > MOST_ALIGNMENT || (alignment & (alignment - 1)))
-        return EFI_PAGE_SIZE;
-    return alignment;
-}
-
 const char *linux_load(const uint8_t *file, UINTN size, loaded_kernel *kernel)
 {
     *kernel = (loaded_kernel){0};
     const char *reason = pe_parse(file, size, ARCH_PE_MACHINE, &kernel->info);
     if (reason)
         return reason;
-    UINT64 alignment = placement_alignment(&kernel->info);
+    /* Where its SectionAlignment asks, as the firmware's loader places images: arm64 Images
+     * declare 64 KiB, and their EFI stub calls a lower alignment a firmware bug. */
+    UINT64 alignment = pe_placement_alignment(&kernel->info);
     UINTN pages = EFI_SIZE_TO_PAGES(kernel->info.size_of_image) + EFI_SIZE_TO_PAGES(alignment) - 1;
     EFI_STATUS status = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode,
                                           pages, &kernel->allocation);

@@ -174,6 +174,16 @@ const char *pe_parse(const uint8_t *file, size_t file_size, uint16_t machine, pe
     return NULL;
 }
 
+#define MOST_PLACEMENT_ALIGNMENT (2u << 20)
+
+uint64_t pe_placement_alignment(const pe_info *info)
+{
+    uint64_t alignment = info->section_alignment;
+    if (alignment <= PE_PAGE_SIZE || alignment > MOST_PLACEMENT_ALIGNMENT || (alignment & (alignment - 1)))
+        return PE_PAGE_SIZE;
+    return alignment;
+}
+
 const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, uint8_t *dest,
                     size_t dest_size)
 {

@@ -55,6 +55,10 @@ const char *pe_load(const uint8_t *file, size_t file_size, const pe_info *info, 
  * entries are accepted. */
 const char *pe_relocate(uint8_t *image, size_t image_size, const pe_info *info, uint64_t new_base);
 
+/* Where a loaded copy of the image must start: its SectionAlignment when that is a power of two
+ * from 4 KiB to 2 MiB (arm64 Images ask for 64 KiB), else 4 KiB. */
+uint64_t pe_placement_alignment(const pe_info *info);
+
 /* The image declares it never writes its code nor runs its data (IMAGE_DLLCHARACTERISTICS_NX_COMPAT). */
 int pe_nx_compat(const pe_info *info);
 

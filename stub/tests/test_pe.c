@@ -380,8 +380,22 @@ static void test_huge_offsets(void)
     CHECK_STR(pe_parse(file, FILE_SIZE, PE_MACHINE_X86_64, &info), "optional header out of bounds");
 }
 
+static void test_placement_alignment(void)
+{
+    pe_info info = {0};
+    const struct { uint32_t section_alignment; uint64_t placed; } cases[] = {
+        {0, 4096}, {1, 4096}, {512, 4096}, {4096, 4096}, {0x10000, 0x10000}, {0x200000, 0x200000},
+        {0x400000, 4096}, {0x3000, 4096}, {0xffffffffu, 4096},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        info.section_alignment = cases[i].section_alignment;
+        CHECK(pe_placement_alignment(&info) == cases[i].placed);
+    }
+}
+
 void test_pe(void)
 {
+    test_placement_alignment();
     test_section_regions();
     test_huge_offsets();
     test_real_images();
