@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import contract
+from workbench.arch import Arch
 from workbench.debug_images import ImageEntryFinder, ImageNotLoaded
 from workbench.efi_images import LoadedImage, PeFacts, file_reader, pe_facts
 from workbench.errors import BadInput, LabFailure, MissingTool, WorkbenchError
@@ -34,10 +35,11 @@ from workbench.gdb_prompt import prompt_loop
 from workbench.lab.boot import BootRun
 from workbench.lab.events import Event, Outcome, StubStep
 from workbench.lab.firmware import find_firmware
-from workbench.lab.request import BootMode, BootRequest
+from workbench.lab.request import BootMode, BootRequest, request_arch
 from workbench.pe.image import PeImage
 
-GDB = "gdb"
+# The host's own GDB debugs x86_64 guests; an arm64 guest needs one that knows AArch64.
+GDB = {"x86_64": ("gdb", "gdb"), "aarch64": ("gdb-multiarch", "gdb-multiarch")}
 # The EFI variable that makes the stub wait (stub/src/debug.h): one byte, 1.
 DEBUG_VARIABLE = "StubWorkbenchDebug"
 DEBUG_VARIABLE_GUID = "eec1a4e9-d10a-419b-9d4b-2dfd783569f5"
@@ -97,14 +99,24 @@ def check_breakpoint(where: str) -> str:
 
 
 def symbols_beside(stub: Path) -> Path:
-    """The unstripped ELF the stub was made from: stub.so next to stub.efi."""
-    symbols = stub.with_name("stub.so")
+    """The unstripped ELF the stub was made from: stub.so next to stub.efi (stubaa64.so next to
+    stubaa64.efi)."""
+    symbols = stub.with_suffix(".so")
     if not symbols.is_file():
         raise MissingTool(
             f"no {symbols} (the unstripped ELF with the stub's symbols; `make stub` builds it "
-            "next to stub.efi, or give --symbols)"
+            f"next to {stub.name}, or give --symbols)"
         )
     return symbols
+
+
+def find_gdb(arch: Arch) -> str:
+    """The GDB for the guest's architecture, or MissingTool naming its package."""
+    program, package = GDB[arch.name]
+    gdb = shutil.which(program)
+    if gdb is None:
+        raise MissingTool(f"{program} not found (install {package}: it debugs {arch.label} guests)")
+    return gdb
 
 
 def elf_section(path: Path, wanted: str) -> tuple[int, bytes] | None:
@@ -222,6 +234,7 @@ class DebugRequest:
     vars_template: Path | None = None
     tpm: bool = False
     log: Path | None = None
+    arch: str | None = None  # the machine: as in BootRequest, the tree's when None
 
 
 class DebugRun:
@@ -260,23 +273,22 @@ class DebugRun:
             self._boot_run.stop()
 
     def run(self) -> DebugResult:
-        gdb = shutil.which(GDB)
-        if gdb is None:
-            raise MissingTool("gdb not found (install gdb)")
+        arch = request_arch(
+            BootRequest(root=self.request.root, mode=self.request.mode, arch=self.request.arch)
+        )
+        gdb = find_gdb(arch)
         options = self.request.options
         for where in options.breakpoints:
             check_breakpoint(where)
         if options.user_commands is not None and not options.user_commands.is_file():
             raise BadInput(f"{options.user_commands}: no such file")
         root = Path(self.request.root)
-        stub = root / contract.BOOT_PATH
-        if not stub.is_file():
-            raise BadInput(f"{root}: no {contract.BOOT_PATH}")
+        stub = root / arch.boot_path
         ours = is_our_stub(stub)
         wanted = None if ours and not options.from_entry else foreign_facts(stub)
         symbols = self.request.symbols
         if ours:
-            symbols = symbols or symbols_beside(default_stub())
+            symbols = symbols or symbols_beside(default_stub(arch))
         if symbols is not None and not symbols.is_file():
             raise BadInput(f"{symbols}: no such file")
         if ours and symbols is not None:
@@ -286,12 +298,12 @@ class DebugRun:
             work = Path(scratch)
             template = (
                 self.request.vars_template
-                or find_firmware(secure_boot=self.request.secure_boot).vars_template
+                or find_firmware(secure_boot=self.request.secure_boot, arch=arch).vars_template
             )
             # Stopped at its entry, our stub must not also wait for a debugger.
             if wanted is None:
                 template = debug_vars(template, work / "vars.fd")
-            return self._debug(gdb, symbols, work, template, wanted)
+            return self._debug(gdb, symbols, work, template, wanted, arch)
 
     def _debug(
         self,
@@ -300,6 +312,7 @@ class DebugRun:
         work: Path,
         vars_template: Path,
         wanted: PeFacts | None,
+        arch: Arch,
     ) -> DebugResult:
         socket = work / "gdb.sock"
         boot = BootRun(
@@ -314,6 +327,7 @@ class DebugRun:
                 secure_boot=self.request.secure_boot,
                 tpm=self.request.tpm,
                 log=self.request.log,
+                arch=arch.name,
             ),
             self._event,
         )
@@ -328,7 +342,7 @@ class DebugRun:
         result.interactive = not self.request.options.batch and self.on_session is None
         try:
             if wanted is not None:
-                result.foreign = self.request.root.joinpath(contract.BOOT_PATH).name
+                result.foreign = self.request.root.joinpath(arch.boot_path).name
                 self._run_foreign(gdb, socket, symbols, wanted, result)
             else:
                 assert symbols is not None  # our stub's: run() found them
@@ -580,10 +594,10 @@ def foreign_facts(stub: Path) -> PeFacts:
     return facts
 
 
-def default_stub() -> Path:
+def default_stub(arch: Arch) -> Path:
     from workbench.builder import default_stub as stub_build_uses
 
-    return stub_build_uses()
+    return stub_build_uses(arch)
 
 
 def debug(request: DebugRequest, on_event: Callable[[Event], None] | None = None,

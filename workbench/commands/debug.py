@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.arch import NAMES
 from workbench.commands.boot import describe
 from workbench.debugger import (
     DEFAULT_BREAKPOINTS,
@@ -27,8 +28,8 @@ address the firmware loaded it.
 The machine's variable store gets StubWorkbenchDebug = 1 (ROOT is booted as it is):
 the stub prints `stub: debug base=0x...` and waits. QEMU's gdbstub listens on a unix socket;
 GDB then connects, loads the stub's unstripped ELF (stub.so beside the stub `workbench build`
-uses, or --symbols) at that base, sets the breakpoints (default: console_error, the stub's
-failure path), sets stub_debugger_attached = 1 and continues.
+uses, stubaa64.so for arm64, or --symbols) at that base, sets the breakpoints (default:
+console_error, the stub's failure path), sets stub_debugger_attached = 1 and continues.
 
 Another image (a systemd-stub UKI, a lanzaboote stub, shim: anything without our .wbstub
 section) waits for no debugger: GDB/MI then watches the firmware's debug image table (EDK2's
@@ -59,7 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: workbench debug esp --batch --break local_read",
     )
-    parser.add_argument("root", type=Path, metavar="ROOT", help="tree with EFI/BOOT/BOOTX64.EFI")
+    parser.add_argument(
+        "root", type=Path, metavar="ROOT", help="tree with EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI"
+    )
+    parser.add_argument("--arch", choices=NAMES,
+                        help="the machine, for a tree with both boot files (default: the tree's, "
+                        "x86_64 first); arm64 guests are debugged with gdb-multiarch")  # fmt: skip
     parser.add_argument("--mode", choices=BOOT_MODES, default="local")
     parser.add_argument("--ipv6", action="store_true", help="--mode net|http over IPv6 only")
     parser.add_argument(
@@ -133,6 +139,7 @@ def request_from(args: argparse.Namespace, vars_template: Path | None = None) ->
         vars_template=vars_template,
         tpm=args.tpm,
         log=args.log,
+        arch=args.arch,
     )
 
 
