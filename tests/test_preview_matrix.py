@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import REPO, require_file, require_tool
 from lab_support import firmware_stalled
 
 from workbench import contract
+from workbench.arch import AARCH64
+from workbench.builder import build_tree, file_sha256
 from workbench.explain import explain_log, render
 from workbench.lab.boot import BootRequest, boot
 from workbench.lab.console import parse_stub_line
@@ -97,9 +99,14 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree, tmp_path
     root = make_tree(**options)
     change(root)
 
-    predicted = getattr(preview(root / contract.BOOT_PATH, root), mode)
+    _agrees(root / contract.BOOT_PATH, root, mode, tmp_path, timeout=150)
+
+
+def _agrees(stub: Path, root: Path, mode: str, tmp_path: Path, timeout: float) -> None:
+    """The real boot of `root` (its own EFI/BOOT/BOOT<ARCH>.EFI) ends as the preview says."""
+    predicted = getattr(preview(stub, root), mode)
     request = BootRequest(root=root, mode=mode.removesuffix("6"), expect=contract.SAMPLE_MARKER,  # type: ignore[arg-type]
-                          timeout=150, ipv6=mode.endswith("6"),
+                          timeout=timeout, ipv6=mode.endswith("6"),
                           log=tmp_path / "serial.log")  # fmt: skip
     outcome = boot(request)
     if firmware_stalled(request, outcome):  # one more machine, once
@@ -120,3 +127,51 @@ def test_preview_agrees_with_real_boot(case: str, mode: str, make_tree, tmp_path
         assert line is not None and failures and failures[0].origin == "stub", render(explained)
         got = failures[0]
         assert (got.what, got.path, got.reason) == (line.subject, line.path, line.reason)
+
+
+# -- arm64: the same predictions for an arm64 tree (EFI/BOOT/BOOTAA64.EFI, the arm64 sample) ----
+
+ARM64_SAMPLES = REPO / "samples" / "build" / "aa64"
+X86_KERNEL = REPO / "samples" / "build" / "vmlinuz"
+
+
+def x86_kernel(root: Path) -> None:
+    """The arm64 stub names an x86_64 kernel (with its right hash): it refuses it, in its words."""
+    kernel = root / contract.LINUX_DIR / "vmlinuz-x86_64"
+    kernel.write_bytes(require_file(X86_KERNEL).read_bytes())
+    changes = {contract.KERNEL: b"\\EFI\\Linux\\vmlinuz-x86_64",
+               contract.KERNEL_HASH: file_sha256(kernel)}  # fmt: skip
+    rewrite_sections(root / AARCH64.boot_path, changes)
+
+
+ARM64_CASES: dict[str, tuple[Callable[[Path], None], dict[str, object]]] = {
+    "good": (good, {}),
+    "missing-kernel": (missing_kernel, {}),
+    "x86-kernel": (x86_kernel, {}),
+    "fat": (good, {"fat": True}),
+}
+ARM64_PAIRS = [("good", "local"), ("good", "net"), ("good", "http"), ("missing-kernel", "local"),
+               ("x86-kernel", "local"), ("x86-kernel", "net"), ("fat", "local")]  # fmt: skip
+
+
+def make_arm64_tree(root: Path, **options: object) -> Path:
+    build_tree(stub=None, kernel=require_file(ARM64_SAMPLES / "vmlinuz"),
+               initrd=require_file(ARM64_SAMPLES / "initrd.img"),
+               cmdline="console=ttyAMA0 panic=-1", out_dir=root,
+               policy={"error-delay": "1"}, **options)  # type: ignore[arg-type]  # fmt: skip
+    return root
+
+
+@pytest.mark.boot
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("case", "mode"), ARM64_PAIRS, ids=[f"{c}-{m}" for c, m in ARM64_PAIRS])
+def test_arm64_preview_agrees_with_real_boot(case: str, mode: str, tmp_path: Path) -> None:
+    require_tool("qemu-system-aarch64")
+    if mode != "local":
+        require_tool("dnsmasq")
+    change, options = ARM64_CASES[case]
+    root = make_arm64_tree(tmp_path / "tree", **options)
+    change(root)
+    assert not (root / contract.BOOT_PATH).exists()  # the lab boots an arm64 machine
+    # An arm64 guest under TCG is slower than an x86_64 one.
+    _agrees(root / AARCH64.boot_path, root, mode, tmp_path, timeout=400)

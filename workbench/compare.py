@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.builder import file_sha256
+from workbench.lookup import tree_of
 from workbench.pe.image import PeImage
 from workbench.stubinfo import FileRef, StubInfo, describe
 
@@ -40,6 +41,12 @@ class Comparison:
     flavour_a: str
     flavour_b: str
     identical_files: bool
+    # Architectures as people say them ("x86_64", "arm64"): each stub's, and its kernel's when
+    # known (embedded, or the file a thin stub names in the tree).
+    arch_a: str = ""
+    arch_b: str = ""
+    kernel_arch_a: str | None = None
+    kernel_arch_b: str | None = None
     sections: list[SectionChange] = field(default_factory=list)
     fields: list[FieldChange] = field(default_factory=list)
 
@@ -64,12 +71,13 @@ def _ref_fields(role: str, ref: FileRef | None) -> dict[str, Any]:
         f"{role}.embedded_size": ref.embedded_size,
         f"{role}.sha256": ref.expected_sha256,
         f"{role}.hash_problem": ref.hash_problem,
+        f"{role}.arch": ref.arch,
     }
 
 
 def decoded_fields(info: StubInfo) -> dict[str, Any]:
     """The comparable, decoded view of a stub: flat names to plain values."""
-    values: dict[str, Any] = {"cmdline": info.cmdline, "uname": info.uname}
+    values: dict[str, Any] = {"arch": info.arch, "cmdline": info.cmdline, "uname": info.uname}
     values |= _ref_fields("kernel", info.kernel)
     values |= _ref_fields("initrd", info.initrd)
     values |= {f"policy.{key}": value for key, value in info.policy.items()}
@@ -104,17 +112,27 @@ def _section_changes(a: PeImage, b: PeImage) -> list[SectionChange]:
 
 def compare(path_a: Path, path_b: Path, root: Path | None = None) -> Comparison:
     """Compare two PE files (and, with `root`, their predicted boots from that tree).
-    WorkbenchError (one line) on a file that is not a PE image."""
+    WorkbenchError (one line) on a file that is not a PE image.
+
+    A thin stub's kernel is looked up in `root`, else in the tree the stub sits in, else in the
+    other stub's (an edited copy kept outside the tree).
+    """
+    tree_a, tree_b = (root, root) if root is not None else (tree_of(path_a), tree_of(path_b))
+    tree_a, tree_b = tree_a or tree_b, tree_b or tree_a
     with PeImage.open(path_a) as a, PeImage.open(path_b) as b:
         # Both are PE files (a bad one is a one-line error above): each is hashed once.
         digest_a, digest_b = file_sha256(Path(path_a)).hex(), file_sha256(Path(path_b)).hex()
-        info_a, info_b = describe(a), describe(b)
+        info_a, info_b = describe(a, root=tree_a), describe(b, root=tree_b)
         comparison = Comparison(
             a=Path(path_a),
             b=Path(path_b),
             flavour_a=str(info_a.flavour),
             flavour_b=str(info_b.flavour),
             identical_files=digest_a == digest_b,
+            arch_a=info_a.arch,
+            arch_b=info_b.arch,
+            kernel_arch_a=info_a.kernel.arch if info_a.kernel else None,
+            kernel_arch_b=info_b.kernel.arch if info_b.kernel else None,
         )
         if comparison.identical_files:
             return comparison

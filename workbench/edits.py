@@ -16,14 +16,22 @@ from pathlib import Path
 from typing import Literal
 
 from workbench import contract
+from workbench.arch import machine_label
 from workbench.builder import file_sha256
 from workbench.errors import BadInput, WorkbenchError
-from workbench.lookup import locate
+from workbench.kernel_arch import bytes_machine, file_machine, stub_refusal
+from workbench.lookup import locate, tree_of
 from workbench.paths import parse_stub_path
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
 from workbench.pe.signing import sign
-from workbench.stubinfo import Flavour, format_policy, parse_policy, validate_policy
+from workbench.stubinfo import (
+    Flavour,
+    detect_flavour,
+    format_policy,
+    parse_policy,
+    validate_policy,
+)
 
 HEX_DIGITS = frozenset(string.hexdigits)
 
@@ -169,13 +177,50 @@ def policy_change(image: PeImage, updates: Mapping[str, str]) -> bytes | None:
     return format_policy(policy).encode() if policy else None
 
 
+def check_kernel_arch(
+    image: PeImage, changes: Mapping[str, bytes | None], root: Path | None = None
+) -> None:
+    """BadInput when the edit gives the stub a kernel of the other architecture: new `.linux`
+    bytes (fat), or a new kernel path or hash naming such a file under `root` (default: the
+    tree the stub sits in). The stub would refuse that kernel at every boot."""
+    sections = field_sections(detect_flavour(image))
+    path_section, hash_section = sections[Field.KERNEL_PATH], sections[Field.KERNEL_HASH]
+    if path_section not in changes and hash_section not in changes:
+        return
+    new = changes.get(path_section)
+    if new is not None and new[:2] == b"MZ":
+        machine, what = bytes_machine(new), "the new .linux"
+    else:
+        current = image.section(path_section)
+        text = (new if path_section in changes else None) or (
+            image.section_data(current) if current is not None else b""
+        )
+        path = text.decode("utf-8", "replace")
+        root = root if root is not None else tree_of(image.path)
+        if root is None or not path or path_error(path):
+            return
+        found = locate(Path(root), parse_stub_path(path))
+        if found is None:
+            return
+        machine, what = file_machine(found), f"kernel {path} ({found})"
+    refusal = stub_refusal(image.machine, machine)
+    if refusal and machine is not None:
+        raise BadInput(f"{what} is an {machine_label(machine)} kernel and {image.path} an "
+                       f"{machine_label(image.machine)} stub: the stub refuses it")  # fmt: skip
+
+
 Signing = Literal["refuse", "drop", "resign"]
 
 
 def write_stub(source: Path, changes: Mapping[str, bytes | None], target: Path | None = None,
-               *, signing: Signing = "refuse", keys: Path | None = None) -> None:  # fmt: skip
+               *, signing: Signing = "refuse", keys: Path | None = None,
+               root: Path | None = None) -> None:  # fmt: skip
     """Apply section changes; the target is replaced once, atomically. A signed source needs
-    "drop" (write it unsigned) or "resign" (edit into a scratch file, sign that into place)."""
+    "drop" (write it unsigned) or "resign" (edit into a scratch file, sign that into place).
+    A kernel of the other architecture (check_kernel_arch, files under `root`) is refused
+    before anything is written."""
+    with PeImage.open(source) as image:
+        check_kernel_arch(image, changes, root)
     target = Path(target or source)
     if signing != "resign":
         rewrite_sections(source, dict(changes), target, signed=signing)

@@ -133,8 +133,12 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"another loader|EFI_ALREADY_STARTED",
          "another loader (shim, systemd-boot) already registered an "
          "initrd: boot the stub directly or drop that loader's initrd"),
-        (r"not an x86_64 image|EFI_LOAD_ERROR", "the kernel is not an EFI-stub x86_64 "
-         "kernel, or it returned: check the file named in .linux"),
+        (r"this stub starts \w+ kernels", "the kernel is built for the other architecture: "
+         "boot it with the stub of its own (stub.efi for x86_64, stubaa64.efi for arm64; "
+         "`workbench build` picks it) or name a kernel of the stub's (`workbench inspect` "
+         "shows both)"),
+        (r"not an (x86_64|aarch64) image|EFI_LOAD_ERROR", "the kernel is not an EFI-stub "
+         "kernel of the stub's architecture, or it returned: check the file named in .linux"),
         (r"out of memory|EFI_OUT_OF_RESOURCES", "the machine ran out of memory for the "
          "files: give it more memory or use smaller files"),
     )
@@ -617,8 +621,10 @@ def check_tree(explanation: Explanation, root: Path, stub: Path | None) -> None:
     if not root.is_dir():
         raise BadInput(f"{root}: no such directory")
     from workbench import contract
+    from workbench.arch import boot_path_in
 
-    stub_path = stub or root / contract.BOOT_PATH
+    found = boot_path_in(root)  # the tree's own stub: BOOTX64.EFI, else BOOTAA64.EFI
+    stub_path = stub or (found[1] if found else root / contract.BOOT_PATH)
     expected_by_role: dict[str, str] = {}
     if stub_path.is_file():
         try:

@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench import contract
+from workbench.arch import ARCHES
 from workbench.paths import StubPath
 
 NOT_SERVED = "TFTP error: file not found"
@@ -74,12 +74,14 @@ def locate(root: Path, path: StubPath) -> Path | None:
 
 
 def tree_of(stub: Path) -> Path | None:
-    """The tree the stub sits in, when it sits at ROOT/EFI/BOOT/BOOTX64.EFI (any case, like FAT)."""
+    """The tree the stub sits in, when it sits at ROOT/EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI
+    (any case, like FAT)."""
     parts = Path(stub).resolve().parts
-    boot_parts = Path(contract.BOOT_PATH).parts
-    if len(parts) <= len(boot_parts):
-        return None
-    tail = [part.casefold() for part in parts[-len(boot_parts) :]]
-    if tail != [part.casefold() for part in boot_parts]:
-        return None
-    return Path(*parts[: -len(boot_parts)])
+    for arch in ARCHES:
+        boot_parts = Path(arch.boot_path).parts
+        if len(parts) <= len(boot_parts):
+            continue
+        tail = [part.casefold() for part in parts[-len(boot_parts) :]]
+        if tail == [part.casefold() for part in boot_parts]:
+            return Path(*parts[: -len(boot_parts)])
+    return None

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Literal
 
 from workbench import contract
+from workbench.arch import X86_64, by_machine, machine_label
 from workbench.builder import file_sha256
 from workbench.errors import WorkbenchError
+from workbench.kernel_arch import file_machine, label, section_machine, stub_refusal
 from workbench.lookup import NOT_SERVED, REFUSED, find_on_esp, find_served
 from workbench.paths import StubPath, http_url, parse_stub_path
 from workbench.pe.image import PeImage
@@ -57,14 +59,16 @@ SECURITY_VIOLATION = "EFI_SECURITY_VIOLATION"
 TFTP_ERROR = "EFI_TFTP_ERROR"
 END_OF_FILE = "EFI_END_OF_FILE"
 UNSUPPORTED = "EFI_UNSUPPORTED"
+LOAD_ERROR = "EFI_LOAD_ERROR"
 
 
-def boot_url(mode: Mode, server: str) -> str | None:
-    """The URL an HTTP-booted stub was loaded from in the lab (None for other modes)."""
+def boot_url(mode: Mode, server: str, boot_path: str = contract.BOOT_PATH) -> str | None:
+    """The URL an HTTP-booted stub was loaded from in the lab (None for other modes): the
+    removable-media path of the stub's architecture, EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI."""
     if mode not in ("http", "http6"):
         return None
     host = f"[{server}]" if ":" in server else server
-    return f"http://{host}/{contract.BOOT_PATH}"
+    return f"http://{host}/{boot_path}"
 
 
 @dataclass
@@ -76,6 +80,7 @@ class FilePreview:
     hash_status: HashStatus
     note: str | None = None  # why it fails, in the stub's words
     status: str | None = None  # the EFI status the stub reports with it
+    arch: str | None = None  # a kernel's architecture ("x86_64", "arm64"), when it is a PE
 
 
 @dataclass
@@ -113,6 +118,10 @@ class Preview:
     http6: ModePreview
     # Given an SBAT level: would shim start this stub as its second stage?
     sbat_level: Verdict | None = None
+    arch: str = X86_64.label  # the stub's: "x86_64", "arm64" (a kernel's is on its FilePreview)
+    kernel_arch: str | None = None  # the kernel's (embedded, or the file in ROOT), when known
+    # The stub and its kernel are of different architectures: no mode boots.
+    arch_problem: str | None = None
 
     def modes(self) -> list[ModePreview]:
         return [getattr(self, mode) for mode in MODES]
@@ -138,27 +147,56 @@ def preview(
     if not root.is_dir():
         raise WorkbenchError(f"root {root}: not a directory")
     with PeImage.open(stub_path) as image:
-        info = describe(image)
+        info = describe(image, root=root)
         embedded = {
             role: image.section_sha256(name)  # cached: describe() hashed every section
             for role, name in (("kernel", contract.KERNEL), ("initrd", contract.INITRD))
             if info.flavour in EMBEDDED_FLAVOURS and image.section(name) is not None
         }
+        linux = image.section(contract.KERNEL)
+        embedded_machine = (
+            section_machine(image, linux)
+            if linux is not None and info.flavour in EMBEDDED_FLAVOURS
+            else None
+        )
+        machine = _Machines(image.machine, embedded_machine)
         verdict = check_image(image, sbat_level) if sbat_level is not None else None
     return Preview(
         stub=Path(stub_path),
         root=root,
         flavour=str(info.flavour),
         **{
-            mode: _predict(info, embedded, root, mode, server6 if mode.endswith("6") else server)
+            mode: _predict(
+                info, embedded, machine, root, mode, server6 if mode.endswith("6") else server
+            )
             for mode in MODES
         },
         sbat_level=verdict,
+        arch=machine_label(machine.stub),
+        kernel_arch=info.kernel.arch if info.kernel is not None else None,
+        arch_problem=info.arch_problem,
     )
 
 
+@dataclass(frozen=True)
+class _Machines:
+    """PE machine types: the stub's, and its embedded kernel's (None: none, or no PE)."""
+
+    stub: int
+    embedded_kernel: int | None
+
+    @property
+    def boot_path(self) -> str:
+        return (by_machine(self.stub) or X86_64).boot_path
+
+
 def _predict(
-    info: StubInfo, embedded: dict[str, str], root: Path, mode: Mode, server: str
+    info: StubInfo,
+    embedded: dict[str, str],
+    machines: _Machines,
+    root: Path,
+    mode: Mode,
+    server: str,
 ) -> ModePreview:
     """The stub's steps in its order: section checks, boot source, then each file in turn."""
     refs = [ref for ref in (info.kernel, info.initrd) if ref is not None]
@@ -168,7 +206,11 @@ def _predict(
         # A fat stub never looks for a boot source: everything it needs is inside it.
         result = ModePreview(mode=mode, source="embedded")
         for ref in refs:
-            _add(result, _embedded(ref, embedded.get(ref.role)))
+            file = _embedded(ref, embedded.get(ref.role))
+            if ref.role == "kernel":
+                _check_arch(file, machines.stub, machines.embedded_kernel)
+            if not _add(result, file):
+                break
         return result
 
     for ref in refs:
@@ -186,12 +228,13 @@ def _predict(
     if forced == "http" and not mode.startswith("http"):
         return _fails(mode, "-", NOT_HTTP_BOOTED, NOT_FOUND)
 
-    base = boot_url(mode, server)
+    base = boot_url(mode, server, machines.boot_path)
     host = f"[{server}]" if ":" in server else server
     source = {"local": "local", "net": f"net server={server}", "net6": f"net server={server}"}
     result = ModePreview(mode=mode, source=source.get(mode, f"http server={host} url={base}"))
     for ref in refs:
-        if not _add(result, _thin_file(ref, parse_stub_path(ref.path or ""), root, mode, server)):
+        path = parse_stub_path(ref.path or "")
+        if not _add(result, _thin_file(ref, path, root, mode, server, machines)):
             break
     return result
 
@@ -229,6 +272,16 @@ def _thin_problem(ref: FileRef) -> tuple[str, str] | None:
     return None
 
 
+def _check_arch(file: FilePreview, stub_machine: int, kernel_machine: int | None) -> None:
+    """A verified kernel of the other architecture: the stub refuses it before the initrd."""
+    file.arch = label(kernel_machine)
+    refusal = stub_refusal(stub_machine, kernel_machine)
+    if refusal and file.note is None:
+        where = "(embedded)" if file.looked_for == "embedded" else file.looked_for
+        file.note = f"{file.role} {where}: {refusal}"
+        file.status = LOAD_ERROR
+
+
 def _embedded(ref: FileRef, actual: str | None) -> FilePreview:
     size = ref.embedded_size
     if ref.expected_sha256 is None:
@@ -252,7 +305,9 @@ def _transport(path: StubPath, mode: Mode) -> str:
     return {"local": "esp", "net": "tftp", "net6": "tftp"}.get(mode, "http")
 
 
-def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str) -> FilePreview:
+def _thin_file(
+    ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str, machines: _Machines
+) -> FilePreview:
     text = ref.path or ""
     how = _transport(path, mode)
 
@@ -261,7 +316,7 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
         return FilePreview(ref.role, looked_for, False, None, "missing", note, status)
 
     if how == "http":
-        looked_for = http_url(boot_url(mode, server), path)
+        looked_for = http_url(boot_url(mode, server, machines.boot_path), path)
         if mode == "local":
             return missing(looked_for, HTTP_NEEDS_NETBOOT, NOT_FOUND)
         name = urllib.parse.unquote(urllib.parse.urlsplit(looked_for).path).lstrip("/")
@@ -294,4 +349,7 @@ def _thin_file(ref: FileRef, path: StubPath, root: Path, mode: Mode, server: str
     if actual != ref.expected_sha256:
         note = f"{ref.role} {looked_for}: {_mismatch(ref.expected_sha256 or '', actual)}"
         return FilePreview(ref.role, looked_for, True, size, "mismatch", note, SECURITY_VIOLATION)
-    return FilePreview(ref.role, looked_for, True, size, "ok")
+    file = FilePreview(ref.role, looked_for, True, size, "ok")
+    if ref.role == "kernel":
+        _check_arch(file, machines.stub, file_machine(found))
+    return file

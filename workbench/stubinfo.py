@@ -7,10 +7,14 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from workbench import contract
+from workbench.arch import machine_label
 from workbench.errors import WorkbenchError
+from workbench.kernel_arch import file_machine, label, mix_problem, section_machine
+from workbench.lookup import locate, tree_of
 from workbench.paths import parse_stub_path
 from workbench.pe.image import PeImage, Section, SignatureInfo
 from workbench.uki import SECTION_ROLES, PcrPolicy, Profile, pcr_policy, profiles
@@ -109,6 +113,9 @@ class FileRef:
     embedded_size: int | None  # fat stubs and UKIs: bytes carried in the section
     expected_sha256: str | None  # hex, from the hash section
     hash_problem: str | None  # e.g. "missing", "wrong length 31"
+    # The kernel's architecture ("x86_64", "arm64"): of the embedded bytes, or of the file the
+    # path names in the stub's tree; None when unknown (no tree, no file, not a PE image).
+    arch: str | None = None
 
 
 @dataclass
@@ -142,6 +149,8 @@ class StubInfo:
     marker: str | None = None  # the `.wbstub` text, e.g. "stub-workbench 0.1.0"
     profiles: list[Profile] = field(default_factory=list)  # multi-profile UKIs: base first
     pcr_policy: PcrPolicy | None = None  # .pcrsig / .pcrpkey
+    arch: str = ""  # the stub's own architecture: "x86_64", "arm64" or "machine 0x.."
+    arch_problem: str | None = None  # a kernel of the other architecture (also in warnings)
 
 
 HASH_SECTIONS = {contract.KERNEL_HASH, contract.INITRD_HASH, contract.LEGACY_KERNEL_HASH}
@@ -311,8 +320,25 @@ def _policy_warnings(policy: Mapping[str, str]) -> list[str]:
     return warnings
 
 
-def describe(image: PeImage, *, hashes: bool = True) -> StubInfo:
+def _kernel_arch(image: PeImage, kernel: FileRef | None, root: Path | None) -> int | None:
+    """The kernel's PE machine: the embedded bytes, else the file the path names under root."""
+    if kernel is None:
+        return None
+    if kernel.embedded_size is not None:
+        section = image.section(contract.KERNEL)
+        return section_machine(image, section) if section is not None else None
+    if root is None or kernel.path is None or _path_problem(kernel.path):
+        return None
+    found = locate(root, parse_stub_path(kernel.path))
+    return file_machine(found) if found is not None else None
+
+
+def describe(image: PeImage, *, hashes: bool = True, root: Path | None = None) -> StubInfo:
     """Decode what a stub carries; never raises for odd contents, it warns instead.
+
+    The kernel's architecture of a thin stub comes from the file its path names under `root`
+    (default: the tree the stub sits in, when it sits at EFI/BOOT/BOOT<ARCH>.EFI); only the
+    file's header is read.
 
     hashes=False reads no more than the small sections: no section is hashed (each
     SectionInfo.sha256 is "") and embedded files are not checked against their hash sections.
@@ -340,6 +366,13 @@ def describe(image: PeImage, *, hashes: bool = True) -> StubInfo:
         initrd = _embedded_ref(
             image, "initrd", contract.INITRD, contract.INITRD_HASH, warnings, hashes
         )
+
+    kernel_machine = _kernel_arch(image, kernel, root if root is not None else tree_of(image.path))
+    if kernel is not None:
+        kernel.arch = label(kernel_machine)
+    mix = mix_problem(image.machine, kernel_machine)
+    if mix:
+        warnings.append(mix)
 
     cmdline = _text_section(image, contract.CMDLINE, warnings)
     if cmdline is not None and len(cmdline.encode()) >= X86_COMMAND_LINE_SIZE:
@@ -382,6 +415,8 @@ def describe(image: PeImage, *, hashes: bool = True) -> StubInfo:
         marker=marker.rstrip("\0").strip() if marker else None,
         profiles=found_profiles,
         pcr_policy=policy_of_pcrs,
+        arch=machine_label(image.machine),
+        arch_problem=mix,
     )
 
 
@@ -396,6 +431,7 @@ def to_json(info: StubInfo, image: PeImage) -> dict[str, Any]:
             "embedded_size": ref.embedded_size,
             "sha256": ref.expected_sha256,
             "hash_problem": ref.hash_problem,
+            "arch": ref.arch,
         }
 
     signature = info.signature
@@ -404,6 +440,7 @@ def to_json(info: StubInfo, image: PeImage) -> dict[str, Any]:
         "flavour": str(info.flavour),
         "marker": info.marker,
         "machine": image.machine_name,
+        "arch": info.arch,
         "kernel": file_ref(info.kernel),
         "initrd": file_ref(info.initrd),
         "cmdline": info.cmdline,

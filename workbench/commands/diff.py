@@ -46,8 +46,14 @@ def _show(value: Any) -> str:
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
 
 
+def _arches(stub: str, kernel: str | None) -> str:
+    return f"{stub} stub, {kernel} kernel" if kernel else f"{stub} stub"
+
+
 def human_lines(comparison: Comparison) -> list[str]:
-    lines = [f"--- {comparison.a}", f"+++ {comparison.b}"]
+    arches_a = _arches(comparison.arch_a, comparison.kernel_arch_a)
+    arches_b = _arches(comparison.arch_b, comparison.kernel_arch_b)
+    lines = [f"--- {comparison.a}  ({arches_a})", f"+++ {comparison.b}  ({arches_b})"]
     if comparison.identical_files:
         return [*lines, "identical"]
     if comparison.flavour_a != comparison.flavour_b:

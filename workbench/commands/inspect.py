@@ -69,10 +69,11 @@ def _shorten(text: str) -> str:
 
 
 def human_lines(info: StubInfo, image: PeImage) -> list[str]:
+    kernel_arch = info.kernel.arch if info.kernel is not None else None
     lines = [
         f"file:      {image.path}",
         f"flavour:   {info.flavour}" + (f" ({info.marker})" if info.marker else ""),
-        f"machine:   {image.machine_name}",
+        f"arch:      {info.arch} stub" + (f", {kernel_arch} kernel" if kernel_arch else ""),
         f"kernel:    {_file_line(info.kernel)}",
         f"initrd:    {_file_line(info.initrd)}",
         f"cmdline:   {_quoted(info.cmdline)}",

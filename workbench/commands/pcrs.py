@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.pcrs import BANKS, predict
 from workbench.pe.image import PeImage
+from workbench.stubinfo import describe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     banks = tuple(dict.fromkeys(args.bank or ["sha256"]))
     with PeImage.open(args.stub) as image:
         prediction = predict(image, banks, args.root)
+        info = describe(image, hashes=False, root=args.root)
     problems = _root_problems(args.stub, args.root) if args.root is not None else []
     if args.json:
         document = prediction.to_json()
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         print(f"scheme: {prediction.scheme}")
+        kernel = info.kernel.arch if info.kernel is not None else None
+        print(f"arch: {info.arch} stub" + (f", {kernel} kernel" if kernel else ""))
         for bank, values in prediction.banks.items():
             for pcr, value in values.items():
                 print(f"{bank} pcr {pcr}: {value}")

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("stub", type=Path, help="the stub (.efi)")
     parser.add_argument(
         "--root", type=Path,
-        help="ESP / TFTP root (default: the tree the stub sits in at ROOT/EFI/BOOT/BOOTX64.EFI)",
+        help="ESP / TFTP root (default: the tree the stub sits in at "
+        "ROOT/EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI)",
     )  # fmt: skip
     parser.add_argument("--server", default=DEFAULT_SERVER, help="IPv4 boot server (10.0.2.2)")
     parser.add_argument("--server6", default=DEFAULT_SERVER6, help="IPv6 boot server (fd00::2)")
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_root(stub: Path) -> Path:
-    """ROOT when the stub sits at ROOT/EFI/BOOT/BOOTX64.EFI, else the stub's directory."""
+    """ROOT when the stub sits at ROOT/EFI/BOOT/BOOT<ARCH>.EFI, else the stub's directory."""
     return tree_of(stub) or stub.resolve().parent
 
 
@@ -66,7 +67,8 @@ def _mode_lines(mode: ModePreview) -> list[str]:
         size = f"{file.size} bytes" if file.size is not None else "-"
         state = "present" if file.exists else "absent"
         lines.append(f"{file.role}: {file.looked_for}")
-        lines.append(f"  {state}, {size}, sha256 {file.hash_status}")
+        arch = f", {file.arch}" if file.arch else ""
+        lines.append(f"  {state}, {size}, sha256 {file.hash_status}{arch}")
     verdict = "boots" if mode.boots else f"fails: {mode.error_line}"
     lines.append(f"=> {verdict}")
     return lines
@@ -86,7 +88,11 @@ def render(result: Preview) -> str:
     """Local ESP beside PXE/TFTP, then HTTP Boot beside the IPv6 boots' verdicts."""
     columns = {mode: [MODE_TITLES[mode].upper(), *_mode_lines(getattr(result, mode))]
                for mode in MODES}  # fmt: skip
-    rows = [f"stub: {result.stub}  ({result.flavour})", f"root: {result.root}"]
+    kernel = f", {result.kernel_arch} kernel" if result.kernel_arch else ""
+    rows = [f"stub: {result.stub}  ({result.flavour}, {result.arch} stub{kernel})",
+            f"root: {result.root}"]  # fmt: skip
+    if result.arch_problem:
+        rows.append(f"warning: {result.arch_problem}")
     if result.sbat_level is not None:
         rows.append(f"shim, SBAT level: {verdict_line(result.sbat_level)}")
     rows.append("")

@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("nothing to change: give --cmdline, --kernel-path, --policy, ...")
     if signed and not (args.sign or args.drop_signature):
         raise BadInput(f"{source} is signed: pass --sign KEYDIR to re-sign or --drop-signature")
-    write_stub(source, changes, target, signing="resign" if args.sign else "drop", keys=args.sign)
+    write_stub(source, changes, target, signing="resign" if args.sign else "drop", keys=args.sign,
+               root=args.rehash)  # fmt: skip
     changed = ", ".join(name for name in changes) or "signature"
     print(f"wrote {target} ({changed})")
     return 0

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from workbench.keys import Readiness
-from workbench.stubinfo import FileRef
+from workbench.stubinfo import FileRef, StubInfo
 from workbench.tui.editing import FIELD_LABELS, EditSession
 from workbench.tui.formatting import human_size, short_path
 from workbench.tui.lazy import PaintsWhenShown
@@ -55,6 +55,15 @@ def _file_line(ref: FileRef | None, hashed: bool) -> Text:
             text.append("  hashing…", style="dim italic")
     elif ref.hash_problem:
         text.append(f"  sha256 {ref.hash_problem}", style="bold red")
+    return text
+
+
+def arch_text(info: StubInfo) -> Text:
+    """The stub's architecture, and the kernel's when known (embedded, or the file in the tree)."""
+    kernel = info.kernel.arch if info.kernel is not None else None
+    text = Text(f"{info.arch} stub")
+    if kernel:
+        text.append(f", {kernel} kernel", style="bold red" if info.arch_problem else "")
     return text
 
 
@@ -110,6 +119,7 @@ def render_overview(facts: OverviewFacts) -> Table:
     grid.add_column(overflow="fold")
     grid.add_row("File", Text(f"{short_path(facts.stub.path)} ({human_size(facts.stub.size)})"))
     grid.add_row("Flavour", Text(str(info.flavour)))
+    grid.add_row("Arch", arch_text(info))
     grid.add_row("Root", Text(facts.root_note))
     hashed = facts.stub.hashed
     grid.add_row("Kernel", _file_line(info.kernel, hashed))

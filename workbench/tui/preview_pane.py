@@ -32,6 +32,8 @@ def render_mode(title: str, mode: Any) -> Text:
         text.append(f"\n  {item.looked_for}\n")
         if item.exists:
             text.append(f"  present, {human_size(item.size)}")
+            if item.arch:
+                text.append(f", {item.arch}")
         else:
             text.append("  not found", style="bold red")
         status = item.hash_status
@@ -50,6 +52,15 @@ def render_mode(title: str, mode: Any) -> Text:
     return text
 
 
+def note_text(preview: Any, note: str) -> Text:
+    """What is previewed, the stub's architecture and the kernel's, and a mix of the two."""
+    kernel = f", {preview.kernel_arch} kernel" if preview.kernel_arch else ""
+    text = Text(f"{note} Arch: {preview.arch} stub{kernel}.")
+    if preview.arch_problem:
+        text.append(f"\n! {preview.arch_problem}", style="bold red")
+    return text
+
+
 class PreviewPane(PaintsWhenShown, VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -65,7 +76,7 @@ class PreviewPane(PaintsWhenShown, VerticalScroll):
                 yield Static("", id=f"preview-{mode}", classes="preview-column", markup=False)
 
     def show(self, preview: Any, note: str) -> None:
-        texts: dict[str, str | Text] = {"note": note}
+        texts: dict[str, str | Text] = {"note": note_text(preview, note)}
         for mode in MODES:
             texts[mode] = render_mode(MODE_TITLES[mode], getattr(preview, mode))
         self._set(texts)
