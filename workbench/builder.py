@@ -17,6 +17,7 @@ from workbench import __version__, contract
 from workbench.arch import ARCHES, X86_64, Arch, by_machine, machine_label
 from workbench.atomic_write import atomic_write
 from workbench.errors import BadInput, MissingTool, WorkbenchError
+from workbench.kernel_arch import file_machine
 from workbench.pe.edit import rewrite_sections
 from workbench.pe.image import PeImage
 from workbench.pe.signing import sign
@@ -66,11 +67,8 @@ def default_stub(arch: Arch = X86_64) -> Path:
 def pe_arch(path: Path) -> Arch | None:
     """The architecture a PE file is built for; None when it is not a PE file of one we know
     (a kernel that is no PE at all is the stub's to refuse, with its own words)."""
-    try:
-        with PeImage.open(path) as image:
-            return by_machine(image.machine)
-    except WorkbenchError:
-        return None
+    machine = file_machine(path)
+    return by_machine(machine) if machine is not None else None
 
 
 def choose_arch(kernel: Path, stub: Path | None, forced: Arch | None) -> Arch:
