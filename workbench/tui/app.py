@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from workbench.arch import Arch, by_machine
 from workbench.compare import Comparison, compare
 from workbench.debugger import DebugOptions, DebugRequest, DebugRun
 from workbench.edits import Signing, write_stub
@@ -325,7 +326,14 @@ class WorkbenchApp(App[None]):
         where = short_path(self.root)
         if stub_in_root(self.stub_path, self.root):
             return f"{where} (the stub's own tree)" if not self.root_given else where
-        return f"{where} (boots ROOT's own EFI/BOOT/BOOTX64.EFI, not this file)"
+        boot_file = self.boot_arch.boot_path if self.boot_arch else "EFI/BOOT/BOOT*.EFI"
+        return f"{where} (boots ROOT's own {boot_file}, not this file)"
+
+    @property
+    def boot_arch(self) -> Arch | None:
+        """The machine a boot starts: the stub's architecture, so that a tree with both boot
+        files boots the one this stub is for; None (the tree's) for a stub of neither."""
+        return by_machine(self.stub.image.machine)
 
     @property
     def panes_ready(self) -> bool:
@@ -739,6 +747,7 @@ class WorkbenchApp(App[None]):
             vars_template=vars_store,
             tpm=self.tpm,
             ipv6=ipv6,
+            arch=self.boot_arch.name if self.boot_arch else None,
         )
         self.last_mode = mode
         pane = self.query_one(BootPane)
@@ -781,6 +790,7 @@ class WorkbenchApp(App[None]):
             options=DebugOptions(),
             timeout=max(self.boot_timeout, 3600.0),  # a person at the keys takes their time
             expect=self.expect,
+            arch=self.boot_arch.name if self.boot_arch else None,
         )
         pane = self.query_one(DebugPane)
         self.query_one(TabbedContent).active = "debug"
@@ -819,6 +829,7 @@ class WorkbenchApp(App[None]):
             timeout=self.boot_timeout,
             ipv6=ipv6,
             guests=self.guests,
+            arch=self.boot_arch.name if self.boot_arch else None,
         )
         self.last_mode = mode
         pane = self.query_one(GuestsPane)
