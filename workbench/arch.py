@@ -22,6 +22,13 @@ class Arch:
     pxe_client_arch: int  # DHCP option 93 / DHCPv6 option 61 of the firmware's PXE
     http_client_arch: int  # ... and of its HTTP Boot
     console: str  # the serial console the kernel is told about
+    # The lab's machine: QEMU's system emulator, its package, the machine type firmware
+    # descriptors are matched against, the firmware's package, and QEMU's TPM 2.0 device.
+    qemu_system: str = "qemu-system-x86_64"
+    qemu_package: str = "qemu-system-x86"
+    qemu_machine: str = "pc-q35-7.2"
+    firmware_package: str = "ovmf"
+    tpm_device: str = "tpm-crb"
 
     @property
     def boot_path(self) -> str:
@@ -33,7 +40,11 @@ class Arch:
 
 
 X86_64 = Arch("x86_64", "x86_64", 0x8664, "X64", "stub.efi", 7, 16, "ttyS0")
-AARCH64 = Arch("aarch64", "arm64", 0xAA64, "AA64", "stubaa64.efi", 11, 19, "ttyAMA0")
+AARCH64 = Arch(
+    "aarch64", "arm64", 0xAA64, "AA64", "stubaa64.efi", 11, 19, "ttyAMA0",
+    qemu_system="qemu-system-aarch64", qemu_package="qemu-system-arm", qemu_machine="virt-7.2",
+    firmware_package="qemu-efi-aarch64", tpm_device="tpm-tis-device",
+)  # fmt: skip
 ARCHES = (X86_64, AARCH64)
 NAMES = tuple(arch.name for arch in ARCHES)
 
@@ -59,7 +70,7 @@ def by_machine(machine: int) -> Arch | None:
 
 
 def machine_label(machine: int) -> str:
-    """"x86_64", "arm64", or the raw type ("machine 0x14c") for any other."""
+    """ "x86_64", "arm64", or the raw type ("machine 0x14c") for any other."""
     arch = by_machine(machine)
     return arch.label if arch else f"machine {machine:#x}"
 

@@ -211,6 +211,10 @@ def _enroll_cached(
     try:
         store = edk2.Edk2VarStore(template)
         varlist = store.get_varlist()
+        if "PK" in varlist:
+            # A store with someone's keys (AAVMF's only formatted stores come enrolled; its
+            # blank one is unformatted flash): its format only, no variable of it, ours alone.
+            varlist.clear()
         varlist.add_cert("PK", owner, pk, True)
         varlist.add_cert("KEK", owner, kek, True)
         varlist.add_cert("db", owner, db, True)
@@ -282,21 +286,23 @@ def prepare_mok_vars(
 
 
 @contextlib.contextmanager
-def enrolled_vars(keydir: Path) -> Iterator[Path]:
-    """A temporary variable store for the Secure Boot OVMF build, KEYDIR enrolled, for one run."""
+def enrolled_vars(keydir: Path, arch: str = "x86_64") -> Iterator[Path]:
+    """A temporary variable store for the Secure Boot firmware of ARCH's machine, KEYDIR
+    enrolled, for one run."""
     with tempfile.TemporaryDirectory(prefix="workbench-sb-vars-") as workdir:
-        yield prepare_secure_boot_vars(keydir, Path(workdir) / "vars.fd")
+        yield prepare_secure_boot_vars(keydir, Path(workdir) / "vars.fd", arch)
 
 
-def prepare_secure_boot_vars(keydir: Path, out: Path) -> Path:
-    """prepare_vars() on the template of the Secure Boot firmware the lab boots."""
+def prepare_secure_boot_vars(keydir: Path, out: Path, arch: str = "x86_64") -> Path:
+    """prepare_vars() on the template of the Secure Boot firmware the lab boots (OVMF for
+    x86_64, AAVMF for aarch64)."""
     from workbench.lab.firmware import find_firmware
 
-    return prepare_vars(keydir, find_firmware(secure_boot=True).vars_template, out)
+    return prepare_vars(keydir, find_firmware(secure_boot=True, arch=arch).vars_template, out)
 
 
 def secure_boot_options(
-    secure_boot: bool, keydir: Path | None
+    secure_boot: bool, keydir: Path | None, arch: str = "x86_64"
 ) -> contextlib.AbstractContextManager[Path | None]:
     """For `workbench boot --secure-boot --keys KEYDIR`: a context giving the vars template
     (None without Secure Boot); the two options only make sense together."""
@@ -308,7 +314,7 @@ def secure_boot_options(
         raise WorkbenchError("--keys only applies with --secure-boot")
     if keydir is None:
         return contextlib.nullcontext(None)
-    return enrolled_vars(keydir)
+    return enrolled_vars(keydir, arch)
 
 
 # --- Readiness of a stub for a Secure Boot machine ----------------------------------------

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.arch import NAMES
 from workbench.commands.serve import add_fault_options, fault_plan
 from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
@@ -21,13 +22,19 @@ from workbench.lab.events import (
     SerialLine,
     Transfer,
 )
-from workbench.lab.request import BOOT_MODES, ShimOptions
+from workbench.lab.request import BOOT_MODES, ShimOptions, request_arch
 from workbench.sbat import level_text
 from workbench.textsafe import printable
 
 DESCRIPTION = """\
 Boot ROOT (a tree with EFI/BOOT/BOOTX64.EFI, as `workbench build` makes it) in QEMU with OVMF
 and stream the serial console as it happens; the last line is the outcome.
+
+  --arch        the machine: x86_64 (q35, OVMF) or aarch64 (virt, AAVMF, always emulated).
+                Default: the tree's, by its EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI; a tree with
+                both boots x86_64. Over the network the lab's DHCP answers each machine by
+                its architecture (option 93 / DHCPv6 61), so one tree with both boot files
+                serves both kinds of machine. BOOTX64.EFI below stands for the arch's file.
 
   --mode local  ROOT becomes a FAT disk image (the ESP); no network.
   --mode net    ROOT is served over TFTP inside a private network namespace (tap device,
@@ -74,6 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("root", type=Path, metavar="ROOT", help="tree with EFI/BOOT/BOOTX64.EFI")
     parser.add_argument("--mode", choices=BOOT_MODES, default="local")
+    parser.add_argument(
+        "--arch", choices=NAMES, help="the machine (default: the tree's; x86_64 with both)"
+    )
     parser.add_argument("--ipv6", action="store_true", help="--mode net|http over IPv6 only")
     parser.add_argument("--expect", metavar="TEXT", help="serial text that means success")
     parser.add_argument("--timeout", type=float, default=120, metavar="S", help="default 120")
@@ -207,8 +217,16 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, None, shim_options(args))
     if args.stub_as_is or args.sbat_level is not None:
         raise WorkbenchError("--stub-as-is and --sbat-level apply only with --shim")
-    with secure_boot_options(args.secure_boot, args.keys) as vars_template:
+    with secure_boot_options(args.secure_boot, args.keys, _arch_name(args)) as vars_template:
         return _run(args, vars_template)
+
+
+def _arch_name(args: argparse.Namespace) -> str:
+    """The machine's arch, for the Secure Boot store to enroll into; a ROOT that is no tree is
+    left to the run's own check."""
+    if not Path(args.root).is_dir():
+        return args.arch or "x86_64"
+    return request_arch(BootRequest(root=args.root, mode=args.mode, arch=args.arch)).name
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:
@@ -240,6 +258,7 @@ def _run(
         ipv6=args.ipv6,
         shim=shim,
         guests=args.guests,
+        arch=args.arch,
     )
     several = args.guests > 1
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from workbench import contract
+from workbench.arch import X86_64, Arch, by_name
 from workbench.errors import WorkbenchError
 from workbench.lab.console import (
     firmware_refusal_reason,
@@ -46,8 +46,14 @@ from workbench.lab.faults import FaultPlan, foreign_fault
 from workbench.lab.firmware import Firmware, find_firmware
 from workbench.lab.guests import GuestAddresses, check_guests, summary
 from workbench.lab.qemu import MachineSpec, QemuProcess, qemu_binary
-from workbench.lab.request import BOOT_MODES, TFTP_SERVERS, BootRequest, gdbstub_args
-from workbench.lab.shim import ShimWatch, staged_request
+from workbench.lab.request import (
+    BOOT_MODES,
+    TFTP_SERVERS,
+    BootRequest,
+    gdbstub_args,
+    request_arch,
+)
+from workbench.lab.shim import ShimWatch, second_stage, staged_request
 from workbench.lab.tpm import SoftwareTpm
 
 OnEvent = Callable[[Event], None]
@@ -99,6 +105,7 @@ class LocalLab:
             disk_image=image,
             tpm_socket=self.tpm.socket if self.tpm is not None else None,
             extra_args=gdbstub_args(self.request.gdb_socket),
+            arch=by_name(self.firmware.arch),
         )
         self.qemu = QemuProcess(spec, publish)
         self.qemu.start()
@@ -117,8 +124,7 @@ def validate(request: BootRequest) -> Firmware:
     root = Path(request.root)
     if not root.is_dir():
         raise WorkbenchError(f"{root}: no such directory")
-    if not (root / contract.BOOT_PATH).is_file():
-        raise WorkbenchError(f"{root}: no {contract.BOOT_PATH} (nothing for the firmware to boot)")
+    arch = request_arch(request)
     if request.mode not in BOOT_MODES:
         raise WorkbenchError(f"unknown boot mode {request.mode!r} ({', '.join(BOOT_MODES)})")
     if request.ipv6 and request.mode == "local":
@@ -144,9 +150,9 @@ def validate(request: BootRequest) -> Firmware:
     if request.vars_template is not None and not Path(request.vars_template).is_file():
         raise WorkbenchError(f"{request.vars_template}: no such OVMF variable store")
     check_guests(request)
-    qemu_binary()
+    qemu_binary(arch)
     # Through shim: the Secure Boot build, with Microsoft's keys (see lab/shim.py).
-    return find_firmware(secure_boot=request.secure_boot or request.shim is not None)
+    return find_firmware(secure_boot=request.secure_boot or request.shim is not None, arch=arch)
 
 
 def check_faults(faults: FaultPlan, mode: str) -> None:
@@ -217,6 +223,7 @@ class BootRun:
         self._guest_logs: dict[int, IO[str]] = {}
         # Every guest's outcome, in guest order, once run() returns.
         self.outcomes: list[Outcome] = []
+        self._arch: Arch | None = None
 
     def stop(self) -> None:
         """Tear the run down from any thread; run() then returns an "interrupted" Outcome."""
@@ -296,7 +303,7 @@ class BootRun:
         staged, notes = staged_request(self.request, workdir)
         for note in notes:
             self._publish(LabNote(f"shim: {note}"))
-        self._shim_watch = ShimWatch()
+        self._shim_watch = ShimWatch(second_stage(self.arch))
         return staged
 
     def _publish(self, event: Event) -> None:
@@ -469,8 +476,19 @@ class BootRun:
 
     def _is_prelude(self, description: str) -> bool:
         """A boot option the lab puts before the one it offers: PXE over IPv6 ahead of HTTP
-        Boot over IPv6 (see netns_child.firmware_switches). Its failure is expected."""
-        return self.request.mode == "http" and self.request.ipv6 and "PXEv6" in description
+        Boot over IPv6 (see netns_child.firmware_switches). Its failure is expected. AAVMF
+        (aarch64) also keeps HTTP Boot over IPv4 in front: no fw_cfg switch takes it away, and
+        it gives up after a minute without a DHCPv4 answer."""
+        if self.request.mode != "http" or not self.request.ipv6:
+            return False
+        return "PXEv6" in description or ("HTTPv4" in description and self.arch is not X86_64)
+
+    @property
+    def arch(self) -> Arch:
+        """The machine's architecture (the request's, else the tree's)."""
+        if self._arch is None:
+            self._arch = request_arch(self.request)
+        return self._arch
 
     def _on_step(self, step: StubStep, progress: _Progress) -> Outcome | None:
         progress.stub_seen = True
@@ -538,7 +556,7 @@ class BootRun:
         from workbench.pcrs import predict
         from workbench.pe.image import PeImage
 
-        stub = Path(self.request.root) / contract.BOOT_PATH
+        stub = Path(self.request.root) / self.arch.boot_path
         with PeImage.open(stub) as image:
             prediction = predict(image, ("sha256", "sha384", "sha1"), Path(self.request.root))
         check: dict[str, Any] = {"scheme": prediction.scheme, "predicted": prediction.banks,

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.arch import X86_64, Arch, by_name
 from workbench.errors import MissingTool
 
 
@@ -26,15 +27,13 @@ def default_descriptor_dirs() -> tuple[Path, ...]:
     )
 
 
-MACHINE = "pc-q35-7.2"
-
-
 @dataclass(frozen=True)
 class Firmware:
     code: Path
     vars_template: Path
     requires_smm: bool
     description: Path
+    arch: str = X86_64.name  # the machines it runs on (workbench.arch)
 
 
 def _descriptor_files(dirs: tuple[Path, ...]) -> list[Path]:
@@ -48,18 +47,24 @@ def _descriptor_files(dirs: tuple[Path, ...]) -> list[Path]:
     return [chosen[name] for name in sorted(chosen) if chosen[name].stat().st_size > 0]
 
 
-def _fits(descriptor: dict, secure_boot: bool) -> bool:
+def _targets(descriptor: dict, arch: Arch) -> bool:
+    """UEFI for the arch's lab machine (q35 for x86_64, virt for aarch64) from flash."""
     if "uefi" not in descriptor.get("interface-types", []):
         return False
-    targets = descriptor.get("targets", [])
     if not any(
-        target.get("architecture") == "x86_64"
-        and any(fnmatch.fnmatch(MACHINE, pattern) for pattern in target.get("machines", []))
-        for target in targets
+        target.get("architecture") == arch.name
+        and any(
+            fnmatch.fnmatch(arch.qemu_machine, machine) for machine in target.get("machines", [])
+        )
+        for target in descriptor.get("targets", [])
     ):
         return False
     mapping = descriptor.get("mapping", {})
-    if mapping.get("device") != "flash" or "nvram-template" not in mapping:
+    return mapping.get("device") == "flash" and "nvram-template" in mapping
+
+
+def _fits(descriptor: dict, secure_boot: bool, arch: Arch = X86_64) -> bool:
+    if not _targets(descriptor, arch):
         return False
     features = set(descriptor.get("features", []))
     if secure_boot:
@@ -68,22 +73,56 @@ def _fits(descriptor: dict, secure_boot: bool) -> bool:
     return "secure-boot" not in features
 
 
-def find_firmware(
-    secure_boot: bool = False, descriptor_dirs: tuple[Path, ...] | None = None
-) -> Firmware:
-    """The first descriptor fitting q35/x86_64 UEFI with a VARS template, with or without SB."""
-    if descriptor_dirs is None:
-        descriptor_dirs = default_descriptor_dirs()
-    for path in _descriptor_files(descriptor_dirs):
+def _files(descriptor: dict) -> tuple[Path, Path]:
+    mapping = descriptor["mapping"]
+    return Path(mapping["executable"]["filename"]), Path(mapping["nvram-template"]["filename"])
+
+
+def _descriptors(dirs: tuple[Path, ...], arch: Arch) -> list[tuple[Path, dict]]:
+    found = []
+    for path in _descriptor_files(dirs):
         try:
             descriptor = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if not isinstance(descriptor, dict) or not _fits(descriptor, secure_boot):
+        if isinstance(descriptor, dict) and _targets(descriptor, arch):
+            found.append((path, descriptor))
+    return found
+
+
+def _secure_code_with_enrolled_store(
+    descriptors: list[tuple[Path, dict]], arch: Arch
+) -> Firmware | None:
+    """Secure Boot firmware whose empty-store descriptor names a missing file (Debian's
+    AAVMF_CODE.secboot.fd): the enrolled-keys descriptor's code and store, without SMM (arm64:
+    Secure Boot is the store's PK alone). keys.prepare_vars puts the run's keys in place of
+    the store's (AAVMF's blank store is unformatted flash that no tool can enroll into)."""
+    for path, descriptor in descriptors:
+        features = set(descriptor.get("features", []))
+        if not {"secure-boot", "enrolled-keys"} <= features or "requires-smm" in features:
             continue
-        mapping = descriptor["mapping"]
-        code = Path(mapping["executable"]["filename"])
-        vars_template = Path(mapping["nvram-template"]["filename"])
+        code, vars_template = _files(descriptor)
+        if code.is_file() and vars_template.is_file():
+            return Firmware(code=code, vars_template=vars_template, requires_smm=False,
+                            description=path, arch=arch.name)  # fmt: skip
+    return None
+
+
+def find_firmware(
+    secure_boot: bool = False,
+    descriptor_dirs: tuple[Path, ...] | None = None,
+    arch: Arch | str = X86_64,
+) -> Firmware:
+    """The first descriptor fitting the arch's machine (q35/x86_64, virt/aarch64) for UEFI with
+    a VARS template, with or without Secure Boot."""
+    arch = by_name(arch) if isinstance(arch, str) else arch
+    if descriptor_dirs is None:
+        descriptor_dirs = default_descriptor_dirs()
+    descriptors = _descriptors(descriptor_dirs, arch)
+    for path, descriptor in descriptors:
+        if not _fits(descriptor, secure_boot, arch):
+            continue
+        code, vars_template = _files(descriptor)
         if not (code.is_file() and vars_template.is_file()):
             continue
         return Firmware(
@@ -91,7 +130,16 @@ def find_firmware(
             vars_template=vars_template,
             requires_smm="requires-smm" in descriptor.get("features", []),
             description=path,
+            arch=arch.name,
         )
+    if secure_boot and arch is not X86_64:
+        # x86_64's Secure Boot needs the SMM build, which has an empty-store descriptor.
+        fallback = _secure_code_with_enrolled_store(descriptors, arch)
+        if fallback is not None:
+            return fallback
     kind = "Secure Boot UEFI firmware without enrolled keys" if secure_boot else "UEFI firmware"
     searched = ", ".join(str(d) for d in descriptor_dirs)
-    raise MissingTool(f"no {kind} for x86_64 q35 found in {searched} (install ovmf)")
+    machine = arch.qemu_machine.partition("-")[0] if arch is not X86_64 else "q35"
+    raise MissingTool(
+        f"no {kind} for {arch.name} {machine} found in {searched} (install {arch.firmware_package})"
+    )

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from workbench import contract
+from workbench.arch import ARCHES, X86_64, Arch, by_name
 from workbench.errors import LabFailure, WorkbenchError
 from workbench.lab.events import Event, LabFailed, LabNote, RemoteLine, Transfer
 from workbench.lab.guests import guest_mac
@@ -43,7 +43,9 @@ SYSLOG_PORT = 514
 DHCP6_RANGE = "fd00::10,fd00::50,64,1h"
 DHCP_LOG_WORDS = ("DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "failed",
                   "DHCPSOLICIT", "DHCPADVERTISE", "DHCPREPLY")  # fmt: skip
-BOOT_PATH = contract.BOOT_PATH
+BOOT_PATH = X86_64.boot_path
+# RFC 4578's "EFI BC" (9): older x86-64 firmware sends it for PXE instead of 7.
+EXTRA_PXE_CLIENT_ARCHES = {X86_64.name: (9,)}
 # EDK2's HTTP Boot takes only offers that carry its own vendor class back (UEFI 2.10, 24.7.2):
 # option 60 "HTTPClient" over DHCPv4; over DHCPv6, option 16, where EDK2 reads "HTTPClient" at
 # offset 6 (after a 4-byte enterprise number and a 2-byte length) and nothing else. dnsmasq
@@ -148,33 +150,89 @@ def server_address(config: NetLabConfig) -> str:
     return SERVER_ADDRESS6 if config.ipv6 else SERVER_ADDRESS
 
 
-def boot_url(config: NetLabConfig) -> str:
-    """What DHCP hands the firmware: a TFTP file name, or a URL (HTTP Boot; PXE over IPv6)."""
+def machine_arch(config: NetLabConfig) -> Arch:
+    return by_name(config.firmware.arch)
+
+
+def boot_url(config: NetLabConfig, arch: Arch | None = None) -> str:
+    """What DHCP hands the firmware: a TFTP file name, or a URL (HTTP Boot; PXE over IPv6);
+    for ARCH's boot file (the machine's by default)."""
     host = f"[{SERVER_ADDRESS6}]" if config.ipv6 else SERVER_ADDRESS
-    return f"{config.protocol}://{host}/{BOOT_PATH}"
+    return f"{config.protocol}://{host}/{(arch or machine_arch(config)).boot_path}"
+
+
+def served_arches(config: NetLabConfig) -> list[Arch]:
+    """The machines the tree has a boot file for; none found (a tree still being made, or a
+    made-up one): the lab's machine."""
+    root = Path(config.root)
+    found = [arch for arch in ARCHES if (root / arch.boot_path).is_file()]
+    return found or [machine_arch(config)]
+
+
+def client_arches(arch: Arch, protocol: str) -> tuple[int, ...]:
+    """DHCPv4 option 93 / DHCPv6 option 61 values of ARCH's firmware, for PXE or HTTP Boot."""
+    if protocol == "http":
+        return (arch.http_client_arch,)
+    return (arch.pxe_client_arch, *EXTRA_PXE_CLIENT_ARCHES.get(arch.name, ()))
+
+
+def client_arch_match(value: int, ipv6: bool) -> str:
+    """dnsmasq's --dhcp-match condition for one client architecture. DHCPv6 option 61 has no
+    name in dnsmasq 2.90, and a bare number would match a single byte anywhere in it: the
+    value goes as its two bytes, which dnsmasq compares at the option's start."""
+    if ipv6:
+        return f"option6:61,{value >> 8:02x}:{value & 0xFF:02x}"
+    return f"option:client-arch,{value}"
+
+
+def arch_tags(config: NetLabConfig) -> list[tuple[str | None, Arch, list[str]]]:
+    """(tag, arch, dnsmasq --dhcp-match options) per boot file: with one boot file in the tree
+    every client gets it (tag None); with both, each client the one of its architecture."""
+    arches = served_arches(config)
+    if len(arches) == 1:
+        return [(None, arches[0], [])]
+    tagged: list[tuple[str | None, Arch, list[str]]] = []
+    for arch in arches:
+        tag = f"arch-{arch.name}"
+        matches = [f"--dhcp-match=set:{tag},{client_arch_match(value, config.ipv6)}"
+                   for value in client_arches(arch, config.protocol)]  # fmt: skip
+        tagged.append((tag, arch, matches))
+    return tagged
 
 
 def dhcp_options(config: NetLabConfig) -> list[str]:
-    """dnsmasq's DHCP settings: the address range and what it tells a booting client."""
+    """dnsmasq's DHCP settings: the address range and what it tells a booting client, by its
+    architecture when the tree boots more than one."""
+    tags = arch_tags(config)
+    matches = [match for _, _, arch_matches in tags for match in arch_matches]
     if config.ipv6:
-        options = [f"--dhcp-range={DHCP6_RANGE}", "--enable-ra",
-                   f"--dhcp-option=option6:bootfile-url,{boot_url(config)}"]  # fmt: skip
+        options = [f"--dhcp-range={DHCP6_RANGE}", "--enable-ra", *matches]
+        for tag, arch, _ in tags:
+            prefix = f"tag:{tag}," if tag else ""
+            options.append(f"--dhcp-option={prefix}option6:bootfile-url,{boot_url(config, arch)}")
         if config.protocol == "http":
             options.append(f"--dhcp-option-force=option6:16,{HTTP_CLIENT_CLASS6}")
         return options
     if config.protocol == "http":
-        return [
+        options = [
             f"--dhcp-range={DHCP_RANGE}",
             "--dhcp-vendorclass=set:efihttp,HTTPClient",
             "--dhcp-option-force=tag:efihttp,60,HTTPClient",
-            f"--dhcp-boot=tag:efihttp,{boot_url(config)}",
+            *matches,
         ]
+        for tag, arch, _ in tags:
+            prefix = f"tag:efihttp,tag:{tag}," if tag else "tag:efihttp,"
+            options.append(f"--dhcp-boot={prefix}{boot_url(config, arch)}")
+        return options
     # --dhcp-no-override keeps the boot file in the BOOTP file field, where PXE servers put it
     # and shim looks for it (shim fetches its second stage from that file's directory; from
     # option 67 alone it would ask for "grubx64.efi" at the root).
     # Option 7 (log server) names the syslog receiver; forced: EDK2's PXE does not ask for it.
-    return [f"--dhcp-range={DHCP_RANGE}", f"--dhcp-boot={BOOT_PATH},,{SERVER_ADDRESS}",
-            "--dhcp-no-override",
+    options = [f"--dhcp-range={DHCP_RANGE}", *matches]
+    for tag, arch, _ in tags:
+        prefix = f"tag:{tag}," if tag else ""
+        options.append(f"--dhcp-boot={prefix}{arch.boot_path},,{SERVER_ADDRESS}")
+    return [*options, "--dhcp-no-override",
             f"--dhcp-option-force=option:log-server,{SERVER_ADDRESS}"]  # fmt: skip
 
 
@@ -186,8 +244,13 @@ def firmware_switches(config: NetLabConfig) -> list[str]:
     gets EFI_NO_MAPPING and gives up without sending a packet (EDK2 fixed it in
     edk2-stable202508: "NetworkPkg/HttpBootDxe: Wait for IPv6 DAD before issuing DHCPv6
     requests"). PXE waits for DAD; it then finds no TFTP file in the answer and gives up, and
-    HTTP Boot, next in the boot order, finds the IPv6 stack ready."""
+    HTTP Boot, next in the boot order, finds the IPv6 stack ready.
+
+    AAVMF (aarch64) 2022.11 honours the PXE switches but not IPv4Support: over IPv6 its PXE
+    over IPv4 goes too (else it waits a minute for a DHCPv4 answer that never comes)."""
     if config.protocol != "http":
+        if config.ipv6 and machine_arch(config) is not X86_64:
+            return NO_PXE4 + NO_IPV4
         return NO_IPV4 if config.ipv6 else []
     return NO_PXE4 + NO_IPV4 if config.ipv6 else NO_PXE4 + NO_PXE6
 
@@ -354,6 +417,7 @@ def run(config: NetLabConfig) -> int:
                     tap_device=guest_tap(index),
                     mac=guest_mac(index) if config.guests > 1 else None,
                     extra_args=firmware_switches(config) + gdbstub_args(config.gdb_socket),
+                    arch=machine_arch(config),
                 )
                 for index in range(config.guests)
             ]

@@ -1,10 +1,14 @@
-"""QEMU + OVMF: the command line, the process, its serial console and its QMP events."""
+"""QEMU + OVMF/AAVMF: the command line, the process, its serial console and its QMP events.
+
+x86_64 guests run on q35 (16550 UART on -serial), aarch64 guests on virt with a PL011 there;
+both boot from UEFI in pflash with virtio-blk and virtio-net on PCI."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import platform
 import selectors
 import shutil
 import signal
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.arch import X86_64, Arch
 from workbench.errors import MissingTool
 from workbench.lab.console import clean_serial_text
 from workbench.lab.events import Event, LabNote, MachineExit, Reset, SerialLine
@@ -24,17 +29,27 @@ from workbench.lab.firmware import Firmware
 from workbench.lab.stderr_tail import StderrTail
 from workbench.lab.tpm import qemu_tpm_args
 
-QEMU = "qemu-system-x86_64"
+QEMU = X86_64.qemu_system
+# TCG runs `-cpu max` with QARMA pointer authentication at a crawl (minutes to the kernel);
+# the IMPLEMENTATION DEFINED algorithm is cheap to emulate and the guest cannot tell.
+AARCH64_CPU = "max,pauth-impdef=on"
 # sun_path is 108 bytes including the terminating NUL.
 UNIX_PATH_MAX = 100
 Publish = Callable[[Event], None]
 
 
-def qemu_binary() -> str:
-    path = shutil.which(QEMU)
+def qemu_binary(arch: Arch = X86_64) -> str:
+    path = shutil.which(arch.qemu_system)
     if path is None:
-        raise MissingTool(f"{QEMU} not found (install qemu-system-x86)")
+        raise MissingTool(
+            f"{arch.qemu_system} not found (install {arch.qemu_package} and "
+            f"{arch.firmware_package}): {arch.label} machines need it"
+        )
     return path
+
+
+def _binary(arch: Arch) -> str:
+    return qemu_binary() if arch is X86_64 else qemu_binary(arch)
 
 
 _kvm_verdicts: dict[Path, bool] = {}
@@ -78,8 +93,11 @@ def kvm_works(firmware_code: Path) -> bool:
     return verdict
 
 
-def accelerator(firmware_code: Path) -> str:
-    """$WORKBENCH_ACCEL if set; else KVM when a quick probe shows it works, else TCG."""
+def accelerator(firmware_code: Path, arch: Arch = X86_64) -> str:
+    """$WORKBENCH_ACCEL if set; else KVM when a quick probe shows it works, else TCG. A guest
+    of another architecture than the host's is always TCG (nothing to probe)."""
+    if platform.machine() != arch.name:
+        return "tcg"
     forced = os.environ.get("WORKBENCH_ACCEL")
     if forced:
         return forced
@@ -110,16 +128,24 @@ class MachineSpec:
     dgram_link: DgramLink | None = None  # set: the NIC goes through it, not the tap device
     mac: str | None = None  # the NIC's MAC; None: QEMU's own (52:54:00:12:34:56)
     extra_args: list[str] = field(default_factory=list)
+    arch: Arch = X86_64  # the machine: q35 (x86_64) or virt (aarch64)
 
 
-def build_command(spec: MachineSpec) -> list[str]:
+def _machine_args(spec: MachineSpec) -> list[str]:
+    if spec.arch is not X86_64:
+        # virt: no SMM; Secure Boot is the variable store's PK alone.
+        return ["-machine", "virt", "-cpu", AARCH64_CPU]
     machine = "q35"
     if spec.firmware.requires_smm or spec.secure_boot:
         machine += ",smm=on"
+    return ["-machine", machine]
+
+
+def build_command(spec: MachineSpec) -> list[str]:
     command = [
-        qemu_binary(),
-        "-machine", machine,
-        "-accel", accelerator(spec.firmware.code),
+        _binary(spec.arch),
+        *_machine_args(spec),
+        "-accel", accelerator(spec.firmware.code, spec.arch),
         "-m", str(spec.memory_mb),
         "-no-user-config",
         "-nodefaults",
@@ -132,7 +158,7 @@ def build_command(spec: MachineSpec) -> list[str]:
     if spec.firmware.requires_smm:
         command += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
     if spec.tpm_socket is not None:
-        command += qemu_tpm_args(spec.tpm_socket)
+        command += qemu_tpm_args(spec.tpm_socket, spec.arch)
     if spec.disk_image is not None:
         command += [
             "-drive", f"if=none,id=esp,format=raw,file={spec.disk_image}",
@@ -218,7 +244,7 @@ class QemuProcess:
             stderr=subprocess.PIPE,
             start_new_session=True,  # our own process group: killed as one on teardown
         )
-        accel = accelerator(self.spec.firmware.code)
+        accel = accelerator(self.spec.firmware.code, self.spec.arch)
         self.publish(LabNote(f"qemu started (pid {self.process.pid}), accel {accel}"))
         serial = self._spawn(self._read_serial)
         stderr_stream = self.process.stderr

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from workbench.arch import Arch, boot_path_in, by_name
+from workbench.errors import WorkbenchError
 from workbench.lab.faults import FaultPlan
 from workbench.lab.firmware import Firmware
 
@@ -63,6 +65,28 @@ class BootRequest:
     gdb_socket: Path | None = None
     # net and http: this many machines boot at once in one lab (see lab/guests.py).
     guests: int = 1
+    # The machine: "x86_64" or "aarch64" (workbench.arch). None: the tree's, by its
+    # EFI/BOOT/BOOT*.EFI; a tree with both boot files boots x86_64.
+    arch: str | None = None
+
+
+def request_arch(request: BootRequest) -> Arch:
+    """The machine a request boots: as asked, else the tree's (x86_64 first when it has both
+    boot files). A WorkbenchError when the tree has no boot file for it."""
+    root = Path(request.root)
+    if request.arch is not None:
+        arch = by_name(request.arch)
+        if not (root / arch.boot_path).is_file():
+            raise WorkbenchError(
+                f"{root}: no {arch.boot_path} (nothing for an {arch.label} machine to boot)"
+            )
+        return arch
+    found = boot_path_in(root)
+    if found is None:
+        raise WorkbenchError(
+            f"{root}: no EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI (nothing for the firmware to boot)"
+        )
+    return found[0]
 
 
 def gdbstub_args(socket: Path | None) -> list[str]:
@@ -104,6 +128,7 @@ class NetLabConfig:
                 vars_template=Path(firmware["vars_template"]),
                 requires_smm=bool(firmware["requires_smm"]),
                 description=Path(firmware["description"]),
+                arch=firmware.get("arch", "x86_64"),
             ),
             vars_path=Path(data["vars_path"]),
             memory_mb=int(data["memory_mb"]),

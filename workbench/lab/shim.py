@@ -3,30 +3,47 @@ our stub as its second stage, signed with a test key that the variable store hol
 
 The tree is staged in a private copy: EFI/BOOT/BOOTX64.EFI becomes shim, the stub becomes
 EFI/BOOT/grubx64.efi (the second stage shim looks for next to itself, from a disk, by TFTP or
-by HTTP Boot), and everything else stays as it is. MokManager (mmx64.efi) is left out: shim
-starts it only after refusing its second stage, and it then waits at the console for a key,
-while without it the refusal ends the boot at once (shim says "start_image() returned ...").
+by HTTP Boot), and everything else stays as it is. arm64 alike: BOOTAA64.EFI, grubaa64.efi,
+shimaa64.efi.signed (from shim-signed:arm64, unpacked, never installed on an amd64 host: give
+its directory in $WORKBENCH_SHIM_DIR) and AAVMF's store with Microsoft's keys.
+MokManager (mmx64.efi) is left out: shim starts it only after refusing its second stage, and
+it then waits at the console for a key, while without it the refusal ends the boot at once
+(shim says "start_image() returned ...").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench import contract, keys, sbat
+from workbench import keys, sbat
+from workbench.arch import X86_64, Arch
 from workbench.errors import MissingTool, WorkbenchError
 from workbench.lab.firmware import default_descriptor_dirs
-from workbench.lab.request import BootRequest
+from workbench.lab.request import BootRequest, request_arch
 
 SHIM_DIR = Path("/usr/lib/shim")
-SHIM_FILE = "shimx64.efi.signed"
-# shim's DEFAULT_LOADER, looked for in shim's own directory.
-SECOND_STAGE = "EFI/BOOT/grubx64.efi"
+# Another directory with shim files, looked in first: e.g. shim-signed:arm64 unpacked.
+SHIM_DIR_ENV = "WORKBENCH_SHIM_DIR"
+
+
+def shim_file(arch: Arch = X86_64) -> str:
+    return f"shim{arch.efi_suffix.lower()}.efi.signed"
+
+
+def second_stage(arch: Arch = X86_64) -> str:
+    """shim's DEFAULT_LOADER, looked for in shim's own directory."""
+    return f"EFI/BOOT/grub{arch.efi_suffix.lower()}.efi"
+
+
+SHIM_FILE = shim_file()
+SECOND_STAGE = second_stage()
 SBATLEVEL_SECTION = ".sbatlevel"
 
 # What shim prints (verbose, see keys.prepare_mok_vars) when it refuses its second stage: the
@@ -53,16 +70,29 @@ class ShimSetup:
     notes: list[str] = field(default_factory=list)
 
 
-def find_shim(directory: Path = SHIM_DIR) -> Path:
-    path = Path(directory) / SHIM_FILE
-    if not path.is_file():
-        raise MissingTool(f"{path} not found (install shim-signed)")
-    return path
+def find_shim(directory: Path | None = None, arch: Arch = X86_64) -> Path:
+    if directory is not None:
+        directories = [Path(directory)]
+    else:
+        directories = [Path(d) for d in (os.environ.get(SHIM_DIR_ENV), SHIM_DIR) if d]
+    for candidate in directories:
+        path = candidate / shim_file(arch)
+        if path.is_file():
+            return path
+    where = " or ".join(str(d / shim_file(arch)) for d in directories)
+    if arch is X86_64:
+        raise MissingTool(f"{where} not found (install shim-signed)")
+    raise MissingTool(
+        f"{where} not found (`apt-get download shim-signed:{arch.label}`, unpack it with "
+        f"dpkg-deb -x, never install it here, and set {SHIM_DIR_ENV} to its usr/lib/shim)"
+    )
 
 
-def microsoft_vars_template(descriptor_dirs: tuple[Path, ...] | None = None) -> Path:
+def microsoft_vars_template(
+    descriptor_dirs: tuple[Path, ...] | None = None, arch: Arch = X86_64
+) -> Path:
     """The VARS template of the Secure Boot firmware whose store has keys enrolled already
-    (Debian: OVMF_VARS_4M.ms.fd, Microsoft's KEK and db, which trust shim)."""
+    (Debian: OVMF_VARS_4M.ms.fd / AAVMF_VARS.ms.fd, Microsoft's KEK and db, which trust shim)."""
     dirs = descriptor_dirs if descriptor_dirs is not None else default_descriptor_dirs()
     seen: set[str] = set()
     for directory in dirs:
@@ -76,13 +106,14 @@ def microsoft_vars_template(descriptor_dirs: tuple[Path, ...] | None = None) -> 
                 descriptor = json.loads(path.read_text())
                 features = set(descriptor.get("features", []))
                 template = Path(descriptor["mapping"]["nvram-template"]["filename"])
-                x86 = any(t.get("architecture") == "x86_64" for t in descriptor["targets"])
+                fits = any(t.get("architecture") == arch.name for t in descriptor["targets"])
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-            if x86 and {"secure-boot", "enrolled-keys"} <= features and template.is_file():
+            if fits and {"secure-boot", "enrolled-keys"} <= features and template.is_file():
                 return template
     raise MissingTool(
-        "no x86_64 Secure Boot firmware with Microsoft's keys enrolled (install ovmf)"
+        f"no {arch.name} Secure Boot firmware with Microsoft's keys enrolled "
+        f"(install {arch.firmware_package})"
     )
 
 
@@ -143,44 +174,52 @@ def level_for_shim(level: str, shim: Path) -> tuple[str, str | None]:
     return level, None
 
 
-def _sign_or_keep(stub: Path, keydir: Path, sign: bool) -> str:
+def _sign_or_keep(stub: Path, keydir: Path, sign: bool, stage: str = SECOND_STAGE) -> str:
     from workbench.pe.image import PeImage
     from workbench.pe.signing import sign as sign_image
 
     if sign:
         sign_image(stub, keydir)
-        return f"second stage {SECOND_STAGE}: the stub, signed with the MOK ({keydir})"
+        return f"second stage {stage}: the stub, signed with the MOK ({keydir})"
     with PeImage.open(stub) as image:
         signed = image.is_signed
         signature = image.signature if signed else None
     who = f"signed by {signature.subject!r}" if signature else "signed" if signed else "unsigned"
-    return f"second stage {SECOND_STAGE}: the stub as it is ({who})"
+    return f"second stage {stage}: the stub as it is ({who})"
 
 
-def stage_tree(root: Path, out: Path, shim: Path, keydir: Path, sign: bool) -> tuple[Path, str]:
-    """Copy ROOT to OUT with shim as BOOTX64.EFI and ROOT's stub as shim's second stage."""
+def stage_tree(
+    root: Path, out: Path, shim: Path, keydir: Path, sign: bool, arch: Arch = X86_64
+) -> tuple[Path, str]:
+    """Copy ROOT to OUT with shim as BOOTX64.EFI (BOOTAA64.EFI) and ROOT's stub as shim's
+    second stage."""
     root, out = Path(root), Path(out)
-    stub = root / contract.BOOT_PATH
+    stub = root / arch.boot_path
     if not stub.is_file():
-        raise WorkbenchError(f"{root}: no {contract.BOOT_PATH} (no stub to put behind shim)")
+        raise WorkbenchError(f"{root}: no {arch.boot_path} (no stub to put behind shim)")
     try:
         # Files, not symlinks: the lab servers and the ESP image both want the bytes.
         shutil.copytree(root, out, symlinks=False)
-        second = out / SECOND_STAGE
+        second = out / second_stage(arch)
         second.unlink(missing_ok=True)
-        (out / contract.BOOT_PATH).replace(second)
-        shutil.copyfile(shim, out / contract.BOOT_PATH)
+        (out / arch.boot_path).replace(second)
+        shutil.copyfile(shim, out / arch.boot_path)
     except OSError as error:
         raise WorkbenchError(f"cannot stage {root} for shim: {error.strerror or error}") from None
-    return out, _sign_or_keep(second, keydir, sign)
+    return out, _sign_or_keep(second, keydir, sign, second_stage(arch))
 
 
 def prepare(
-    root: Path, workdir: Path, keydir: Path, sign: bool = True, sbat_level: str | None = None
+    root: Path,
+    workdir: Path,
+    keydir: Path,
+    sign: bool = True,
+    sbat_level: str | None = None,
+    arch: Arch = X86_64,
 ) -> ShimSetup:
     """Stage ROOT behind shim in WORKDIR and write a store with KEYDIR's db cert as a MOK."""
-    shim = find_shim()
-    template = microsoft_vars_template()
+    shim = find_shim(arch=arch)
+    template = microsoft_vars_template(arch=arch)
     notes = [f"shim {shim}; Microsoft's keys from {template}"]
     level = None
     if sbat_level is not None:
@@ -188,7 +227,7 @@ def prepare(
         notes += [note] if note else []
         notes.append("SbatLevel: " + level.strip().replace("\n", " "))
     Path(workdir).mkdir(parents=True, exist_ok=True)
-    staged, what = stage_tree(root, Path(workdir) / "tree", shim, keydir, sign)
+    staged, what = stage_tree(root, Path(workdir) / "tree", shim, keydir, sign, arch)
     notes.append(what)
     vars_path = keys.prepare_mok_vars(keydir, template, Path(workdir) / "vars.fd", level)
     notes.append(f"MokList: the db certificate of {keydir}")
@@ -207,7 +246,7 @@ def staged_request(request: BootRequest, workdir: Path) -> tuple[BootRequest, li
         keys.init_keys(keydir)
         notes.append("throwaway test keys for this run (give --keys KEYDIR to choose them)")
     setup = prepare(request.root, Path(workdir) / "shim", keydir, options.sign,
-                    options.sbat_level)  # fmt: skip
+                    options.sbat_level, request_arch(request))  # fmt: skip
     staged = dataclasses.replace(
         request, root=setup.root, vars_template=setup.vars_template, secure_boot=True
     )
@@ -217,8 +256,9 @@ def staged_request(request: BootRequest, workdir: Path) -> tuple[BootRequest, li
 class ShimWatch:
     """Reads the console of a boot through shim and says when shim refused its second stage."""
 
-    def __init__(self) -> None:
+    def __init__(self, stage: str = SECOND_STAGE) -> None:
         self.why: str | None = None
+        self.stage = stage
 
     def feed(self, line: str) -> str | None:
         """The refusal as one line once shim gives its verdict, else None."""
@@ -230,8 +270,8 @@ class ShimWatch:
         verdict = VERDICT.match(text)
         if verdict is not None:
             status = verdict.group(1) or "Security Violation"
-            return f"shim refused {SECOND_STAGE} ({status}): {self.why or 'see the console'}"
+            return f"shim refused {self.stage} ({status}): {self.why or 'see the console'}"
         gave_up = GAVE_UP.match(text)
         if gave_up is not None:
-            return f"shim could not start {SECOND_STAGE}: {gave_up.group(1)}"
+            return f"shim could not start {self.stage}: {gave_up.group(1)}"
         return None

@@ -1,4 +1,5 @@
-"""A software TPM 2.0 for the guest: swtpm on a private unix socket, QEMU's tpm-crb in front.
+"""A software TPM 2.0 for the guest: swtpm on a private unix socket, QEMU's TPM device in front
+(tpm-crb on x86_64 q35, tpm-tis-device on aarch64 virt, which has no CRB).
 
 Started before QEMU (which connects to its control socket) and stopped after it; its state
 lives in a directory of its own that goes with it. For netboots it runs inside the lab's
@@ -14,16 +15,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench.arch import X86_64, Arch
 from workbench.errors import LabFailure, MissingTool
 
 START_SECONDS = 5.0
 
 
-def qemu_tpm_args(socket: Path) -> list[str]:
+def qemu_tpm_args(socket: Path, arch: Arch = X86_64) -> list[str]:
     return [
         "-chardev", f"socket,id=chrtpm,path={socket}",
         "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
-        "-device", "tpm-crb,tpmdev=tpm0",
+        "-device", f"{arch.tpm_device},tpmdev=tpm0",
     ]  # fmt: skip
 
 
