@@ -367,3 +367,39 @@ def test_the_lab_knows_no_kvm_for_arm64_on_this_host() -> None:
 
     if os.uname().machine != "aarch64":
         assert accelerator(Path("/nonexistent"), AARCH64) == "tcg"
+
+
+# --- shim, as distributions ship Secure Boot on arm64 -------------------------------------------
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+def test_shim_starts_the_signed_stub_and_refuses_the_unsigned(
+    signed: bool, make_aa64_tree: Callable[..., Path]
+) -> None:
+    """Debian's Microsoft-signed shimaa64 (samples/build/aa64/shim, unpacked) with our MOK: the
+    signed stub boots to the marker, an unsigned one is refused by shim and the run ends."""
+    from workbench.lab.request import ShimOptions
+    from workbench.lab.shim import find_shim
+
+    try:
+        find_shim(arch=AARCH64)
+    except Exception as error:  # MissingTool: fail under CI, skip on a workstation
+        require(False, str(error))
+    cmdline = f"{CMDLINE} wb.shim=1"
+    recorder = Recorder()
+    request = BootRequest(root=make_aa64_tree(cmdline), mode="local", expect=SAMPLE_MARKER,
+                          timeout=BOOT_TIMEOUT, shim=ShimOptions(sign=signed))  # fmt: skip
+    outcome = boot(request, recorder)
+    assert_nothing_left(recorder)
+    serial = recorder.serial()
+    if signed:
+        assert outcome.ok, (outcome, serial[-1500:])
+        assert "Verification succeeded" in serial  # shim's own word on our stub
+        assert [s.fields.get("secureboot") for s in recorder.steps("secureboot")] == ["enabled"]
+        assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={cmdline}"
+    else:
+        assert outcome.kind == "shim-refused", outcome
+        assert "stub:" not in serial and SAMPLE_MARKER not in serial
+    print(
+        f"arm64 shim ({'signed' if signed else 'unsigned'}): {outcome.kind} {outcome.seconds:.1f}s"
+    )

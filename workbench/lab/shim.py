@@ -31,6 +31,9 @@ from workbench.lab.request import BootRequest, request_arch
 SHIM_DIR = Path("/usr/lib/shim")
 # Another directory with shim files, looked in first: e.g. shim-signed:arm64 unpacked.
 SHIM_DIR_ENV = "WORKBENCH_SHIM_DIR"
+# In a checkout, `make -C samples` unpacks shim-signed:arm64 here (an amd64 host cannot
+# install it); looked in after $WORKBENCH_SHIM_DIR and /usr/lib/shim.
+CHECKOUT_SHIM_DIR = Path(__file__).resolve().parents[2] / "samples/build/aa64/shim/usr/lib/shim"
 
 
 def shim_file(arch: Arch = X86_64) -> str:
@@ -74,7 +77,9 @@ def find_shim(directory: Path | None = None, arch: Arch = X86_64) -> Path:
     if directory is not None:
         directories = [Path(directory)]
     else:
-        directories = [Path(d) for d in (os.environ.get(SHIM_DIR_ENV), SHIM_DIR) if d]
+        directories = [
+            Path(d) for d in (os.environ.get(SHIM_DIR_ENV), SHIM_DIR, CHECKOUT_SHIM_DIR) if d
+        ]
     for candidate in directories:
         path = candidate / shim_file(arch)
         if path.is_file():
