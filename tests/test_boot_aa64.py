@@ -403,3 +403,29 @@ def test_shim_starts_the_signed_stub_and_refuses_the_unsigned(
     print(
         f"arm64 shim ({'signed' if signed else 'unsigned'}): {outcome.kind} {outcome.seconds:.1f}s"
     )
+
+
+# --- the debugger on arm64 ------------------------------------------------------------------------
+
+
+def test_the_debugger_breaks_in_the_arm64_stubs_local_read_with_its_backtrace(
+    make_aa64_tree: Callable[..., Path], aa64_stub: Path
+) -> None:
+    """gdb-multiarch on QEMU's aarch64 gdbstub, stubaa64.so placed at the base the stub
+    printed: kernel and initrd each stop in local_read with the stub's frames under it."""
+    from workbench.debugger import DebugOptions, DebugRequest, debug
+
+    require_tool("gdb-multiarch")
+    root = make_aa64_tree()
+    recorder = Recorder()
+    options = DebugOptions(breakpoints=("local_read",), batch=True)
+    result = debug(DebugRequest(root=root, options=options, expect=SAMPLE_MARKER), recorder)
+    assert_nothing_left(recorder)
+    assert result.outcome.ok, result.outcome.reason
+    assert result.base is not None and result.base % 4096 == 0
+    assert [hit.function for hit in result.hits] == ["local_read", "local_read"]
+    frames = [line for line in result.gdb_output if line.startswith("#")]
+    assert frames[0].startswith("#0  local_read (")
+    for caller in ("fetch", "load_payloads", "efi_main"):
+        assert any(f" {caller} (" in frame for frame in frames), (caller, frames)
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={CMDLINE}"

@@ -12,6 +12,7 @@ import pytest
 from conftest import require_file, require_tool
 from lab_support import Recorder, assert_nothing_left
 
+from workbench.arch import X86_64
 from workbench.cli import build_parser, main
 from workbench.commands.debug import request_from
 from workbench.contract import SAMPLE_MARKER
@@ -118,7 +119,7 @@ def test_debug_vars_set_the_stubs_variable(tmp_path: Path) -> None:
 
     from workbench.lab.firmware import find_firmware
 
-    out = debug_vars(find_firmware(secure_boot=False).vars_template, tmp_path / "vars.fd")
+    out = debug_vars(find_firmware(secure_boot=False).vars_template, tmp_path / "vars.fd", X86_64)
     variable = edk2.Edk2VarStore(str(out)).get_varlist()[DEBUG_VARIABLE]
     assert str(variable.guid) == DEBUG_VARIABLE_GUID
     assert variable.data == b"\x01"

@@ -160,16 +160,23 @@ def check_symbols_match(symbols: Path, stub: Path) -> None:
         )
 
 
-def debug_vars(template: Path, out: Path) -> Path:
-    """OUT: the variable store TEMPLATE with StubWorkbenchDebug = 1, the stub's cue to wait."""
+def debug_vars(template: Path, out: Path, arch: Arch) -> Path:
+    """OUT: the variable store TEMPLATE with StubWorkbenchDebug = 1, the stub's cue to wait.
+    A blank store (AAVMF's is unformatted flash, formatted by the firmware at first boot) is
+    replaced by the format of the arch's enrolled store with none of its variables."""
     from virt.firmware.efi.efivar import EfiVar
     from virt.firmware.varstore import edk2
 
+    blank = not edk2.Edk2VarStore.probe(str(template)) and not template.read_bytes().strip(b"\0")
+    if blank:
+        template = find_firmware(secure_boot=True, arch=arch).vars_template
     if not edk2.Edk2VarStore.probe(str(template)):
         raise BadInput(f"{template} is not an edk2 variable store")
     try:
         store = edk2.Edk2VarStore(str(template))
         varlist = store.get_varlist()
+        if blank:
+            varlist.clear()
         variable = EfiVar(DEBUG_VARIABLE, guid=DEBUG_VARIABLE_GUID, data=b"\x01")
         variable.update_time()
         varlist[DEBUG_VARIABLE] = variable
@@ -302,7 +309,7 @@ class DebugRun:
             )
             # Stopped at its entry, our stub must not also wait for a debugger.
             if wanted is None:
-                template = debug_vars(template, work / "vars.fd")
+                template = debug_vars(template, work / "vars.fd", arch)
             return self._debug(gdb, symbols, work, template, wanted, arch)
 
     def _debug(

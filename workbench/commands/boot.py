@@ -217,11 +217,11 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, None, shim_options(args))
     if args.stub_as_is or args.sbat_level is not None:
         raise WorkbenchError("--stub-as-is and --sbat-level apply only with --shim")
-    with secure_boot_options(args.secure_boot, args.keys, _arch_name(args)) as vars_template:
+    with secure_boot_options(args.secure_boot, args.keys, arch_name(args)) as vars_template:
         return _run(args, vars_template)
 
 
-def _arch_name(args: argparse.Namespace) -> str:
+def arch_name(args: argparse.Namespace) -> str:
     """The machine's arch, for the Secure Boot store to enroll into; a ROOT that is no tree is
     left to the run's own check."""
     if not Path(args.root).is_dir():

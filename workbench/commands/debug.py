@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from workbench.arch import NAMES
-from workbench.commands.boot import describe
+from workbench.commands.boot import arch_name, describe
 from workbench.debugger import (
     DEFAULT_BREAKPOINTS,
     DebugOptions,
@@ -146,7 +146,7 @@ def request_from(args: argparse.Namespace, vars_template: Path | None = None) ->
 def run(args: argparse.Namespace) -> int:
     if args.json and not args.batch:
         raise BadInput("--json needs --batch (at the prompt GDB writes to the terminal)")
-    with secure_boot_options(args.secure_boot, args.keys) as vars_template:
+    with secure_boot_options(args.secure_boot, args.keys, arch_name(args)) as vars_template:
         return _run(args, request_from(args, vars_template))
 
 
