@@ -40,6 +40,7 @@ class Case:
     seconds: list[float] = field(default_factory=list)  # the whole run, to the marker
     stub_seconds: list[float] = field(default_factory=list)  # stub's first line to "starting"
     transfer_seconds: list[float] = field(default_factory=list)
+    hash_seconds: list[float] = field(default_factory=list)  # SHA-256 inside the stub's transfers
 
     @property
     def name(self) -> str:
@@ -77,6 +78,11 @@ def measure(case: Case, root: Path, timeout: float) -> None:
     case.transfer_seconds.append(
         sum(e.seconds for e in events if isinstance(e, Transfer) and e.state == "done")
     )
+    hashed = [
+        int(e.fields["hash_ms"]) for e in steps if e.step == "transfer" and "hash_ms" in e.fields
+    ]
+    if hashed:
+        case.hash_seconds.append(sum(hashed) / 1000)
 
 
 def main() -> None:
@@ -102,6 +108,7 @@ def main() -> None:
             "median_s": round(median(case.seconds), 2),
             "stub_s": round(median(case.stub_seconds), 2),
             "transfer_s": round(median(case.transfer_seconds), 2),
+            "hash_s": round(median(case.hash_seconds), 2) if case.hash_seconds else None,
             "runs_s": case.seconds,
         }
         for case in cases
@@ -114,9 +121,9 @@ def main() -> None:
             ratios[f"{arch.label} {mode} / local (stub time)"] = round(
                 other["stub_s"] / local["stub_s"], 2
             )
-        ratios[f"{arch.label} / x86_64 local (whole run)"] = round(
-            local["median_s"] / results["x86_64 local"]["median_s"], 2
-        )
+    for mode in MODES:
+        arm, x86 = results[f"{AARCH64.label} {mode}"], results[f"{X86_64.label} {mode}"]
+        ratios[f"arm64 / x86_64 {mode} (stub time)"] = round(arm["stub_s"] / x86["stub_s"], 2)
     document = {"rounds": args.rounds, "pad_mib": args.pad_mib, "results": results,
                 "ratios": ratios}  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -127,10 +134,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(document, indent=2))
         return
-    rows = [(name, f"{r['median_s']:.2f}", f"{r['stub_s']:.2f}", f"{r['transfer_s']:.2f}")
+    rows = [(name, f"{r['median_s']:.2f}", f"{r['stub_s']:.2f}", f"{r['transfer_s']:.2f}",
+             "-" if r["hash_s"] is None else f"{r['hash_s']:.2f}")
             for name, r in results.items()]  # fmt: skip
     print(f"median of {args.rounds} rounds; {args.pad_mib} MiB initrd; QEMU TCG, OVMF / AAVMF")
-    print(format_table(("case", "to marker s", "stub s", "transfer s"), rows))
+    print(format_table(("case", "to marker s", "stub s", "transfer s", "sha256 s"), rows))
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")
 
