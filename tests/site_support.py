@@ -52,6 +52,7 @@ class NetworkPlan:
     serve_args: list[str] = field(default_factory=list)
     timeout: float = 240.0
     http_macs: list[str] = field(default_factory=list)  # these guests try UEFI HTTP Boot only
+    aa64_macs: list[str] = field(default_factory=list)  # these guests are arm64 (virt + AAVMF)
     until: str | None = None  # console text that ends a guest's run (default: the sample marker)
 
 
@@ -125,10 +126,12 @@ def start_site(workdir: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen
 
 
 class Guest:
-    """One OVMF guest on a tap of the bridge, with its own MAC; its console kept."""
+    """One OVMF (or, arm64, AAVMF) guest on a tap of the bridge, with its own MAC; its console
+    kept."""
 
     def __init__(self, index: int, mac: str, workdir: Path, http: bool = False,
-                 until: str | None = None) -> None:  # fmt: skip
+                 until: str | None = None, arch: str = "x86_64") -> None:  # fmt: skip
+        from workbench.arch import by_name
         from workbench.lab.firmware import find_firmware
         from workbench.lab.netns_child import NO_PXE4, NO_PXE6
         from workbench.lab.qemu import MachineSpec, build_command
@@ -137,7 +140,7 @@ class Guest:
         self.tap = f"tap{index}"
         ip("tuntap", "add", "dev", self.tap, "mode", "tap")
         ip("link", "set", self.tap, "master", BRIDGE, "up")
-        firmware = find_firmware()
+        firmware = find_firmware(arch=arch)
         vars_path = workdir / f"vars{index}.fd"
         shutil.copyfile(firmware.vars_template, vars_path)
         # A short path for QMP's socket (sun_path is 108 bytes), removed by stop().
@@ -146,7 +149,8 @@ class Guest:
         switches = NO_PXE4 + NO_PXE6 + NO_IPV6 if http else NO_IPV6
         spec = MachineSpec(firmware=firmware, vars_path=vars_path,
                            qmp_path=Path(self.socket_dir, "qmp.sock"), memory_mb=GUEST_MEMORY_MB,
-                           tap_device=self.tap, extra_args=switches)  # fmt: skip
+                           tap_device=self.tap, extra_args=switches,
+                           arch=by_name(arch))  # fmt: skip
         # Each guest its own MAC: QEMU gives every NIC the same one otherwise.
         self.command = [f"{arg},mac={mac}" if arg.startswith("virtio-net-pci,") else arg
                         for arg in build_command(spec)]  # fmt: skip
@@ -199,7 +203,8 @@ def main(config_path: str) -> int:
     try:
         if plan.site:
             children.extend(start_site(workdir))
-        guests = [Guest(index, mac, workdir, http=mac in plan.http_macs, until=plan.until)
+        guests = [Guest(index, mac, workdir, http=mac in plan.http_macs, until=plan.until,
+                        arch="aarch64" if mac in plan.aa64_macs else "x86_64")
                   for index, mac in enumerate(plan.macs)]  # fmt: skip
         serve = subprocess.Popen(
             [sys.executable, "-m", "workbench.cli", "serve", plan.root, "--pxe", "--interface",

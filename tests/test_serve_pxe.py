@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import REPO, require_file, require_tool
 
 from workbench.cli import main
 from workbench.lab.events import Transfer
@@ -454,6 +454,45 @@ def test_proxy_dhcp_beside_a_site_dhcp_server(make_tree, tmp_path: Path) -> None
         assert {r["address"] for r in files.values()} == {site_acks[mac]}
         assert files[BOOT_PATH]["protocol"] == protocol
         # The stub's console lines came over syslog, each under its own machine.
+        assert "stub: starting kernel" in console_lines(result, mac, site_acks[mac])
+    assert result["serve_code"] == 0
+
+
+AA64_GUEST = "52:54:00:77:00:0a"
+
+
+@pytest.mark.boot
+def test_one_tree_serves_an_x86_64_and_an_arm64_machine_each_its_own_stub(tmp_path: Path) -> None:
+    """ProxyDHCP beside the site's server with both architectures offered: the x86_64 PXE
+    client (option 93 = 7) gets BOOTX64.EFI, the arm64 one (11) BOOTAA64.EFI; each boots its
+    own kernel through its own stub, and each stub's lines come over syslog under its machine."""
+    from lab_support import require_net_lab
+    from site_support import NetworkPlan, run_network
+
+    from workbench.arch import AARCH64, X86_64
+
+    require_net_lab()
+    require_tool("nsenter")
+    require_tool(AARCH64.qemu_system)
+    root = require_file(REPO / "samples" / "build" / "both" / AARCH64.boot_path).parents[2]
+    plan = NetworkPlan(str(root), str(tmp_path), [PXE_GUEST, AA64_GUEST], site=True,
+                       serve_args=["--proxy-dhcp", "--arch", "x64", "--arch", "aa64"],
+                       aa64_macs=[AA64_GUEST])  # fmt: skip
+    result = run_network(plan)
+    context = f"{result['serve_stderr']}\n{result['stderr']}"
+    for mac, guest in result["guests"].items():
+        assert guest["booted_after"] is not None, f"{mac}: {guest['console'][-15:]}\n{context}"
+    site_acks = {e.mac: e.address for e in parse(result["site_log"]) if e.kind == "DHCPACK"}
+    offers = {(e["mac"], e["arch"], e["file"]) for e in served(result, "dhcp") if e["file"]}
+    assert (PXE_GUEST, X86_64.pxe_client_arch, X86_64.boot_path) in offers
+    assert (AA64_GUEST, AARCH64.pxe_client_arch, AARCH64.boot_path) in offers
+    own = {PXE_GUEST: (X86_64.boot_path, "EFI/Linux/vmlinuz"),
+           AA64_GUEST: (AARCH64.boot_path, "EFI/Linux/vmlinuz-arm64")}  # fmt: skip
+    for mac, wanted in own.items():
+        files = finished_files(result, mac)
+        assert set(wanted) <= set(files), (mac, files.keys())
+        other = own[AA64_GUEST if mac == PXE_GUEST else PXE_GUEST]
+        assert not set(other) & set(files), (mac, files.keys())
         assert "stub: starting kernel" in console_lines(result, mac, site_acks[mac])
     assert result["serve_code"] == 0
 

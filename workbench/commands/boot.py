@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.arch import NAMES
+from workbench.arch import NAMES, boot_path_in
 from workbench.commands.serve import add_fault_options, fault_plan
 from workbench.errors import WorkbenchError
 from workbench.keys import secure_boot_options
@@ -22,7 +22,7 @@ from workbench.lab.events import (
     SerialLine,
     Transfer,
 )
-from workbench.lab.request import BOOT_MODES, ShimOptions, request_arch
+from workbench.lab.request import BOOT_MODES, ShimOptions
 from workbench.sbat import level_text
 from workbench.textsafe import printable
 
@@ -222,11 +222,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def arch_name(args: argparse.Namespace) -> str:
-    """The machine's arch, for the Secure Boot store to enroll into; a ROOT that is no tree is
-    left to the run's own check."""
-    if not Path(args.root).is_dir():
-        return args.arch or "x86_64"
-    return request_arch(BootRequest(root=args.root, mode=args.mode, arch=args.arch)).name
+    """The machine's arch, for the Secure Boot store to enroll into; a ROOT without a boot file
+    is left to the run's own check, after the options'."""
+    if args.arch is not None:
+        return args.arch
+    found = boot_path_in(Path(args.root)) if Path(args.root).is_dir() else None
+    return found[0].name if found else "x86_64"
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:
