@@ -144,11 +144,13 @@ def make_aa64_tree(
         root: Path | None = None,
         kernel_name: str | None = None,
         initrd_name: str | None = None,
+        policy: dict[str, str] | None = None,
     ) -> Path:
         root = root or tmp_path / f"aa64-tree{next(counter)}"
         build_tree(stub=aa64_stub, kernel=kernel or aa64_kernel,
                    initrd=(initrd or aa64_initrd) if with_initrd else None, cmdline=cmdline,
-                   out_dir=root, policy={"error-delay": "1"}, sign_keys=sign_keys,
+                   out_dir=root, policy={"error-delay": "1", **(policy or {})},
+                   sign_keys=sign_keys,
                    kernel_name=kernel_name, initrd_name=initrd_name)  # fmt: skip
         return root
 
@@ -194,13 +196,23 @@ def test_local_boot_with_a_tpm_reaches_the_marker_and_pcr11_as_predicted(
 
 
 @pytest.mark.net
-@pytest.mark.parametrize(("mode", "ipv6"), [("http", False), ("net", True)], ids=["http", "ipv6"])
+@pytest.mark.parametrize(
+    ("mode", "ipv6", "stack", "via"),
+    [
+        ("http", False, "own", "own-http"),
+        ("net", False, "firmware", "mtftp4"),  # the firmware's MTFTP4, with RFC 7440 windows
+        ("http", False, "firmware", "http"),  # the firmware's EFI_HTTP_PROTOCOL
+        ("net", True, "own", "pxe6"),  # over IPv6, PXE Base Code: the only path
+    ],
+    ids=["http", "mtftp4", "firmware-http", "ipv6"],
+)
 def test_netboots_to_the_marker(
-    mode: BootMode, ipv6: bool, make_aa64_tree: Callable[..., Path]
+    mode: BootMode, ipv6: bool, stack: str, via: str, make_aa64_tree: Callable[..., Path]
 ) -> None:
     require_net_lab()
     cmdline = f"{CMDLINE} wb.mode={mode}{'6' if ipv6 else ''}"
-    outcome, recorder = boot_in_lab(make_aa64_tree(cmdline), mode, ipv6=ipv6, timeout=BOOT_TIMEOUT)
+    root = make_aa64_tree(cmdline, policy={"net-stack": stack})
+    outcome, recorder = boot_in_lab(root, mode, ipv6=ipv6, timeout=BOOT_TIMEOUT)
     assert outcome.ok, (outcome, recorder.serial()[-1500:])
     assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={cmdline}"
     source = recorder.steps("source")[0].fields
@@ -208,7 +220,9 @@ def test_netboots_to_the_marker(
     assert (":" in source.get("server", "")) == ipv6, source
     done = {t.filename for t in recorder.transfers("done")}
     assert AARCH64.boot_path in done and "EFI/Linux/vmlinuz" in done, done
-    print(f"arm64 {mode}{' ipv6' if ipv6 else ''} to the marker: {outcome.seconds:.1f}s")
+    ways = {step.fields.get("via") for step in recorder.steps("transfer")}
+    assert ways == {via}, ways
+    print(f"arm64 {mode}{' ipv6' if ipv6 else ''} via {via} to the marker: {outcome.seconds:.1f}s")
 
 
 @pytest.fixture
