@@ -9,7 +9,7 @@ WORKBENCH := $(VENV)/bin/workbench
 SAMPLE_ROOT := samples/build/esp
 JOBS ?= 2
 
-.PHONY: setup system-deps venv stub samples run test lint unit bench clean
+.PHONY: setup system-deps venv stub samples run test test-all lint unit bench clean
 
 setup: system-deps venv stub samples
 
@@ -46,6 +46,10 @@ test: setup
 	$(VENV)/bin/ruff format --check workbench tests bench samples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -ra $(PYTEST_ARGS)
+
+# Everything `test` runs, and the cases marked long (over a minute each; see the README).
+test-all:
+	@$(MAKE) test PYTEST_ARGS='-m "" $(PYTEST_ARGS)'
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,bench]'

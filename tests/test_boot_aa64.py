@@ -225,6 +225,24 @@ def test_netboots_to_the_marker(
     print(f"arm64 {mode}{' ipv6' if ipv6 else ''} via {via} to the marker: {outcome.seconds:.1f}s")
 
 
+@pytest.mark.net
+@pytest.mark.long
+@pytest.mark.timeout(240)
+def test_http_boot_over_ipv6_waits_out_the_firmwares_ipv4_attempt(
+    make_aa64_tree: Callable[..., Path],
+) -> None:
+    """AAVMF tries HTTP Boot over IPv4 first (no firmware switch drops it) and waits about a
+    minute for DHCPv4; the lab counts that failure as expected and the IPv6 attempt boots."""
+    require_net_lab()
+    cmdline = f"{CMDLINE} wb.mode=http6"
+    outcome, recorder = boot_in_lab(make_aa64_tree(cmdline), "http", ipv6=True, timeout=200)
+    assert outcome.ok, (outcome, recorder.serial()[-1500:])
+    assert marker_line(recorder) == f"{SAMPLE_MARKER} cmdline={cmdline}"
+    source = recorder.steps("source")[0].fields
+    assert source["source"] == "http" and ":" in source.get("server", ""), source
+    print(f"arm64 http ipv6 to the marker: {outcome.seconds:.1f}s")
+
+
 @pytest.fixture
 def both_tree(make_aa64_tree: Callable[..., Path], make_tree: Callable[..., Path]) -> Path:
     """One netboot root with BOOTX64.EFI and BOOTAA64.EFI, each naming its own kernel."""
