@@ -152,7 +152,7 @@ def test_each_guest_nic_gets_its_mac(tmp_path: Path, monkeypatch: pytest.MonkeyP
     from workbench.lab.firmware import Firmware
 
     monkeypatch.setenv("WORKBENCH_ACCEL", "tcg")
-    monkeypatch.setattr("workbench.lab.qemu.qemu_binary", lambda: "qemu-system-x86_64")
+    monkeypatch.setattr("workbench.lab.qemu.qemu_binary", lambda arch=None: "qemu-system-x86_64")
     firmware = Firmware(tmp_path / "C.fd", tmp_path / "V.fd", False, tmp_path / "d.json")
     base = {"firmware": firmware, "vars_path": tmp_path / "v.fd", "qmp_path": tmp_path / "q"}
     one = build_command(MachineSpec(**base, tap_device="tap0"))  # type: ignore[arg-type]

@@ -48,10 +48,6 @@ def qemu_binary(arch: Arch = X86_64) -> str:
     return path
 
 
-def _binary(arch: Arch) -> str:
-    return qemu_binary() if arch is X86_64 else qemu_binary(arch)
-
-
 _kvm_verdicts: dict[Path, bool] = {}
 KVM_PROBE_SECONDS = 1.5
 
@@ -143,7 +139,7 @@ def _machine_args(spec: MachineSpec) -> list[str]:
 
 def build_command(spec: MachineSpec) -> list[str]:
     command = [
-        _binary(spec.arch),
+        qemu_binary(spec.arch),
         *_machine_args(spec),
         "-accel", accelerator(spec.firmware.code, spec.arch),
         "-m", str(spec.memory_mb),
